@@ -1,0 +1,29 @@
+# Shared settings and helpers for the ci/ scripts; sourced, never run.
+# shellcheck shell=bash
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${SCIF_ZMQ_BUILD_DIR:-$ROOT/build}
+PATCHES=${SCIF_ZMQ_PATCHES_DIR:-$ROOT/patches/scif}
+# The git checkout of v4.3.4 with the series applied: the source the build uses.
+CHECKOUT=$BUILD/libzmq-scif
+
+LIBZMQ_TAG=v4.3.4
+LIBZMQ_COMMIT=4097855ddaaa65ed7b5e8cb86d143842a594eebd
+DEBIAN_SOURCE=zeromq3=4.3.4-6
+TARBALL_NAME=zeromq3_4.3.4.orig.tar.gz
+TARBALL_SHA256=0ff5a531c9ffaf0dfdc7dc78d13d1383088f454896d252934c429b2554d10559
+
+# format-patch flags shared by export and drift checks, so both produce the same bytes.
+FORMAT_PATCH_FLAGS=(--no-signature --zero-commit --no-numbered-files)
+
+say() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() {
+    printf '[%s] error: %s\n' "$(basename "$0")" "$*" >&2
+    exit 1
+}
+
+# git with an identity of its own, so that the scripts work on machines with none set.
+ci_git() {
+    git -c user.name="scif-zmq ci" -c user.email="ci@scif-zmq.invalid" \
+        -c advice.detachedHead=false "$@"
+}
