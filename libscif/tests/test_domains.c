@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * Two emulated machines (domains) side by side: the same node/port can be
+ * bound in both, and neither can reach the other's listeners.
+ */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static void use_domain(char which)
+{
+	char name[64];
+	snprintf(name, sizeof(name), "t-domains-%d-%c", (int)getppid(), which);
+	setenv("SCIF_EMU_DOMAIN", name, 1);
+}
+
+static struct harness_gate bound_a, bound_b, done;
+
+static void machine(void *arg)
+{
+	char which = (char)(intptr_t)arg;
+	use_domain(which);
+	scif_epd_t listener = harness_listener(9900);
+	gate_open(which == 'a' ? &bound_a : &bound_b);
+
+	/* A peer in our own domain gets through ... */
+	scif_epd_t self = harness_connect(0, 9900);
+	struct scif_portID peer;
+	scif_epd_t conn;
+	CHECK(scif_accept(listener, &peer, &conn, SCIF_ACCEPT_SYNC) == 0);
+	char tag = which;
+	CHECK(scif_send(self, &tag, 1, SCIF_SEND_BLOCK) == 1);
+	tag = 0;
+	CHECK(scif_recv(conn, &tag, 1, SCIF_RECV_BLOCK) == 1 && tag == which);
+	gate_wait(&done);
+	scif_close(conn);
+	scif_close(self);
+	scif_close(listener);
+}
+
+int main(void)
+{
+	harness_init("domains", 30);
+	gate_init(&bound_a);
+	gate_init(&bound_b);
+	gate_init(&done);
+	pid_t a = harness_spawn(0, machine, (void *)(intptr_t)'a');
+	pid_t b = harness_spawn(0, machine, (void *)(intptr_t)'b');
+	gate_wait(&bound_a);
+	gate_wait(&bound_b);
+
+	/* ... while a third domain sees nobody on node 0 port 9900. */
+	use_domain('c');
+	struct scif_portID dst = {.node = 0, .port = 9900};
+	scif_epd_t epd = scif_open();
+	CHECK_FAILS(scif_connect(epd, &dst), ECONNREFUSED);
+	scif_close(epd);
+	/* Binding it in the third domain works too. */
+	epd = scif_open();
+	CHECK(scif_bind(epd, 9900) == 9900);
+	scif_close(epd);
+
+	gate_open(&done);
+	gate_open(&done);
+	harness_join(a);
+	harness_join(b);
+	return harness_finish();
+}

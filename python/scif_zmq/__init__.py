@@ -1,0 +1,74 @@
+"""ZeroMQ over SCIF: pyzmq with a ``scif://`` transport, no code change.
+
+Installing the ``scif-zmq`` wheel puts ``scif_zmq-backend.pth`` in
+site-packages; at interpreter start-up it sets ``PYZMQ_BACKEND`` to
+``scif_zmq.backend`` unless ``PYZMQ_BACKEND`` is already set or
+``SCIF_ZMQ_AUTO_BACKEND=0``. pyzmq then uses its own Cython backend compiled
+against this wheel's libzmq (built with ``ZMQ_HAVE_SCIF``), which loads
+``libscif.so.0`` through its RUNPATH, so ``LD_LIBRARY_PATH`` can select
+Intel MPSS's library instead of the bundled emulation.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from importlib import metadata
+from pathlib import Path
+
+__version__ = metadata.version("scif-zmq")
+BACKEND = "scif_zmq.backend"
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def get_include() -> str:
+    """Directory holding ``zmq.h`` and ``scif.h`` for C/C++ consumers."""
+    return str(_PACKAGE / "include")
+
+
+def get_library_dir() -> str:
+    """Directory holding ``libzmq.so`` and ``libscif.so.0``."""
+    return str(_PACKAGE / "lib")
+
+
+def get_cmake_dir() -> str:
+    """Directory for ``find_package(ZeroMQ CONFIG)`` (pass it as ``ZeroMQ_DIR``)."""
+    return str(_PACKAGE / "lib" / "cmake" / "ZeroMQ")
+
+
+def get_pkgconfig_dir() -> str:
+    """Directory holding ``libzmq.pc`` (add it to ``PKG_CONFIG_PATH``)."""
+    return str(_PACKAGE / "lib" / "pkgconfig")
+
+
+def loaded_library(stem: str) -> str | None:
+    """Path of the shared library whose file name starts with *stem* in this process."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split(maxsplit=5)[-1].strip()
+            if Path(path).name.startswith(stem):
+                return path
+    return None
+
+
+def backend_in_use() -> str:
+    """Module of the pyzmq backend that ``import zmq`` selected."""
+    import zmq.backend
+
+    return zmq.backend.Context.__module__.rpartition(".")[0]
+
+
+def scif_nodes() -> tuple[int, list[int]]:
+    """This node's id and the ids of the online nodes, from the loaded libscif."""
+    import zmq  # noqa: F401  (loads libzmq and so libscif)
+
+    path = loaded_library("libscif.so")
+    if path is None:
+        raise RuntimeError("libscif is not loaded: this libzmq was built without scif://")
+    lib = ctypes.CDLL(path, use_errno=True)
+    nodes = (ctypes.c_uint16 * 256)()
+    self_node = ctypes.c_uint16()
+    online = lib.scif_get_nodeIDs(nodes, len(nodes), ctypes.byref(self_node))
+    if online < 0:
+        raise OSError(ctypes.get_errno(), "scif_get_nodeIDs failed")
+    return self_node.value, list(nodes[: min(online, len(nodes))])

@@ -1,0 +1,169 @@
+"""The ``scif-zmq`` command: information, benchmark, demo and paths."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+
+import scif_zmq
+
+from . import bench
+
+
+class CliError(Exception):
+    """A problem the user can act on; printed without a traceback."""
+
+
+def require_scif() -> None:
+    import zmq
+
+    if not zmq.has("scif"):
+        raise CliError(
+            f"scif:// is not available: pyzmq uses backend {scif_zmq.backend_in_use()} "
+            f"with libzmq {zmq.zmq_version()} at {scif_zmq.loaded_library('libzmq')}; "
+            f"unset PYZMQ_BACKEND or set it to {scif_zmq.BACKEND}"
+        )
+
+
+def cmd_info(_: argparse.Namespace) -> None:
+    import zmq
+
+    scif = zmq.has("scif")
+    rows = [
+        ("scif-zmq", scif_zmq.__version__),
+        ("pyzmq", zmq.pyzmq_version()),
+        ("libzmq", f"{zmq.zmq_version()} ({scif_zmq.loaded_library('libzmq')})"),
+        ("backend", scif_zmq.backend_in_use()),
+        ("scif available", "yes" if scif else "no"),
+        ("libscif", scif_zmq.loaded_library("libscif.so") or "not loaded"),
+    ]
+    if scif:
+        node, online = scif_zmq.scif_nodes()
+        rows += [("this node", str(node)), ("online nodes", " ".join(map(str, online)))]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def cmd_paths(args: argparse.Namespace) -> None:
+    paths = {
+        "cmakedir": scif_zmq.get_cmake_dir,
+        "includedir": scif_zmq.get_include,
+        "libdir": scif_zmq.get_library_dir,
+        "pkgconfigdir": scif_zmq.get_pkgconfig_dir,
+    }
+    print(paths[args.what]())
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    if "scif" in args.transports:
+        require_scif()
+    results = bench.run(
+        args.sizes,
+        args.transports,
+        repeats=args.repeats,
+        progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )
+    print(bench.table(results))
+    if args.plot:
+        bench.plot(results, args.plot)
+        print(f"plot written to {args.plot}", file=sys.stderr)
+
+
+def check_node_online(node: int) -> None:
+    _, online = scif_zmq.scif_nodes()
+    if node not in online:
+        raise CliError(f"SCIF node {node} is not online (online nodes: {online})")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    """PAIR ping-pong between this process (node 0) and a child on node 1."""
+    # A private emulated machine (set before libscif's first use reads it).
+    os.environ.setdefault("SCIF_EMU_DOMAIN", f"demo-{os.getpid()}")
+    import zmq
+
+    require_scif()
+    check_node_online(args.node)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    try:
+        sock.bind(f"scif://*:{args.port}")
+    except zmq.ZMQError as error:
+        if error.errno == zmq.EADDRINUSE:
+            raise CliError(f"SCIF port {args.port} is in use; choose another with --port") from None
+        raise
+    endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+    node, _ = scif_zmq.scif_nodes()
+    print(f"node {node}: bound {endpoint}")
+    peer = subprocess.Popen(
+        [sys.executable, "-m", "scif_zmq.cli", "_demo-peer", f"scif://{node}:{args.port}"],
+        env={**os.environ, "SCIF_EMU_NODE": str(args.node)},
+    )
+    for i in range(args.count):
+        sock.send_string(f"ping {i}")
+        print(f"node {node}: got {sock.recv_string()!r}")
+    sock.send_string("bye")
+    peer.wait(timeout=30)
+    sock.close()
+    ctx.term()
+
+
+def demo_peer(endpoint: str) -> None:
+    import zmq
+
+    node, _ = scif_zmq.scif_nodes()
+    with zmq.Context() as ctx, ctx.socket(zmq.PAIR) as sock:
+        sock.connect(endpoint)
+        print(f"node {node}: connected to {endpoint}")
+        while (text := sock.recv_string()) != "bye":
+            sock.send_string(f"pong from node {node} ({text})")
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="scif-zmq", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("info", help="versions, backend, libscif in use, nodes").set_defaults(
+        run=cmd_info
+    )
+
+    p = sub.add_parser("bench", help="throughput and latency: scif:// vs ipc:// vs tcp://")
+    p.add_argument("--sizes", type=int, nargs="+", default=[64, 1024, 65536, 1048576])
+    p.add_argument(
+        "--transports", nargs="+", default=list(bench.TRANSPORTS), choices=bench.TRANSPORTS
+    )
+    p.add_argument("--repeats", type=int, default=3, help="runs per point; the median is shown")
+    p.add_argument("--plot", metavar="FILE.png", help="also write a throughput plot")
+    p.set_defaults(run=cmd_bench)
+
+    p = sub.add_parser("demo", help="PAIR ping-pong between node 0 and another node")
+    p.add_argument("--node", type=int, default=1, help="the peer's node id")
+    p.add_argument("--port", type=int, default=6666)
+    p.add_argument("--count", type=int, default=3)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("paths", help="where the C/C++ headers, libraries and configs are")
+    p.add_argument("what", choices=["cmakedir", "includedir", "libdir", "pkgconfigdir"])
+    p.set_defaults(run=cmd_paths)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["_demo-peer"]:
+        demo_peer(argv[1])
+        return 0
+    args = parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CliError as error:
+        print(f"scif-zmq: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
