@@ -16,9 +16,7 @@ TARBALL = "zeromq3_4.3.4.orig.tar.gz"
 def run(
     cmd: list[str], env: dict[str, str], cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd, env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True
-    )
+    return subprocess.run(cmd, env={**os.environ, **env}, cwd=cwd, capture_output=True, text=True)
 
 
 @pytest.fixture(scope="module")
