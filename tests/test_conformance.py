@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import pytest
 import zmq
 import zmq.asyncio
+from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
 from scif_peer import finish, spawn
@@ -61,11 +63,13 @@ def test_pair_both_directions(ctx: zmq.Context) -> None:
         s.connect({endpoint!r})
         s.send(b"from node 1")
         s.send(s.recv() + b" echoed")
+        assert s.recv() == b"bye"
         """
     )
     assert sock.recv() == b"from node 1"
     sock.send(b"from node 0")
     assert sock.recv() == b"from node 0 echoed"
+    sock.send(b"bye")
     finish(peer)
 
 
@@ -168,14 +172,14 @@ def test_multipart_zero_byte_and_64_mib(ctx: zmq.Context) -> None:
         print(len(parts), [len(p) for p in parts])
         print(hashlib.sha256(parts[2].buffer).hexdigest())
         s.send_multipart([bytes(p.buffer) if len(p) < 100 else p for p in parts], copy=False)
+        assert s.recv() == b"bye"
         """
     )
     big = os.urandom(64 << 20)
     sock.send_multipart([b"", b"head", big], copy=False)
     back = sock.recv_multipart(copy=False)
+    sock.send(b"bye")
     out = finish(peer).splitlines()
-    import hashlib
-
     assert out[0] == f"3 [0, 4, {64 << 20}]"
     assert out[1] == hashlib.sha256(big).hexdigest()
     assert [bytes(p.buffer) for p in back[:2]] == [b"", b"head"]
@@ -199,10 +203,12 @@ def test_asyncio() -> None:
         sock = actx.socket(zmq.PAIR)
         endpoint, _ = bind_ephemeral(sock)
         peer = spawn(
-            f"s = zmq.Context().socket(zmq.PAIR); s.connect({endpoint!r}); s.send(s.recv()[::-1])"
+            f"s = zmq.Context().socket(zmq.PAIR); s.connect({endpoint!r}); "
+            "s.send(s.recv()[::-1]); s.recv()"
         )
         await sock.send(b"olleh")
         reply = await asyncio.wait_for(sock.recv(), TIMEOUT_MS / 1000)
+        await sock.send(b"bye")
         finish(peer)
         return reply
 
@@ -236,6 +242,7 @@ def test_monitor_and_reconnect_after_peer_restart(ctx: zmq.Context) -> None:
         s = zmq.Context().socket(zmq.PAIR); s.rcvtimeo = {TIMEOUT_MS}
         s.bind("scif://*:{port}")
         s.send(s.recv() + b" ack")
+        s.recv()  # the ack arrived: now die without a goodbye
         import os, signal; os.kill(os.getpid(), signal.SIGKILL)
         """
     first = spawn(server)
@@ -243,6 +250,7 @@ def test_monitor_and_reconnect_after_peer_restart(ctx: zmq.Context) -> None:
     assert wait_event(monitor, zmq.EVENT_CONNECTED)["endpoint"] == endpoint.encode()
     sock.send(b"one")
     assert sock.recv() == b"one ack"
+    sock.send(b"die")
     first.wait(timeout=30)
     assert first.returncode == -9
     wait_event(monitor, zmq.EVENT_DISCONNECTED)
@@ -251,25 +259,52 @@ def test_monitor_and_reconnect_after_peer_restart(ctx: zmq.Context) -> None:
     wait_event(monitor, zmq.EVENT_CONNECTED)
     sock.send(b"two")
     assert sock.recv() == b"two ack"
+    sock.send(b"die")
     second.wait(timeout=30)
+    assert second.returncode == -9
     sock.disable_monitor()
 
 
 def test_plain_security(ctx: zmq.Context) -> None:
+    authenticator = ThreadAuthenticator(ctx)
+    authenticator.start()
+    authenticator.configure_plain(domain="*", passwords={"admin": "secret"})
     server = receiving(ctx.socket(zmq.PAIR))
     server.plain_server = True
-    server.zap_domain = b"global"
     endpoint, _ = bind_ephemeral(server)
-    # No ZAP handler: libzmq accepts any PLAIN credentials.
     peer = spawn(
         f"""
         s = zmq.Context().socket(zmq.PAIR); s.rcvtimeo = {TIMEOUT_MS}
         s.plain_username = b"admin"; s.plain_password = b"secret"
-        s.connect({endpoint!r}); s.send(b"plain ok")
+        s.connect({endpoint!r}); s.send(b"plain ok"); s.recv()
         """
     )
     assert server.recv() == b"plain ok"
+    server.send(b"bye")
     finish(peer)
+    authenticator.stop()
+
+
+def test_plain_rejects_a_wrong_password(ctx: zmq.Context) -> None:
+    authenticator = ThreadAuthenticator(ctx)
+    authenticator.start()
+    authenticator.configure_plain(domain="*", passwords={"admin": "secret"})
+    server = ctx.socket(zmq.PAIR)
+    server.plain_server = True
+    server.rcvtimeo = 1000
+    endpoint, _ = bind_ephemeral(server)
+    peer = spawn(
+        f"""
+        s = zmq.Context().socket(zmq.PAIR)
+        s.plain_username = b"admin"; s.plain_password = b"guess"
+        s.connect({endpoint!r}); s.send(b"must not arrive")
+        import time; time.sleep(1.5); s.close(linger=0)
+        """
+    )
+    with pytest.raises(zmq.Again):
+        server.recv()
+    finish(peer)
+    authenticator.stop()
 
 
 def test_curve_security(ctx: zmq.Context) -> None:
@@ -359,6 +394,8 @@ def test_connect_to_a_node_that_is_not_online(ctx: zmq.Context) -> None:
     """Nodes can come online later (a card boots): libzmq keeps retrying."""
     sock = ctx.socket(zmq.PUSH)
     sock.reconnect_ivl = 20
+    # Without IMMEDIATE, PUSH would queue for the absent peer.
+    sock.immediate = True
     monitor = ctx.socket(zmq.PAIR)
     sock.monitor("inproc://offline", zmq.EVENT_CONNECT_RETRIED)
     monitor.connect("inproc://offline")
