@@ -141,23 +141,6 @@ int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	return rc < 0 ? fail(-rc) : rc;
 }
 
-/* Waits until the listening socket has a request; returns 0 or -errno. */
-static int wait_for_request(struct endpoint *ep)
-{
-	struct pollfd pfd = {.fd = ep->fd, .events = POLLIN};
-
-	for (;;) {
-		if (atomic_load(&ep->closing))
-			return -EINTR;
-		/* Bounded waits so that a concurrent scif_close is noticed. */
-		int n = poll(&pfd, 1, 200);
-		if (n > 0)
-			return 0;
-		if (n < 0)
-			return -errno;
-	}
-}
-
 /* Turns an accepted socket into a connected endpoint. */
 static int adopt_connection(struct endpoint *listener, int fd,
 			    struct scif_portID *peer, scif_epd_t *newepd)
@@ -208,7 +191,7 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 			break;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			rc = sync ? wait_for_request(ep) : -EAGAIN;
+			rc = sync ? ep_wait(ep, POLLIN) : -EAGAIN;
 			if (rc < 0)
 				break;
 		} else if (errno != ECONNABORTED && errno != EINTR) {

@@ -181,3 +181,18 @@ bool ep_windows_cover(uint64_t addr, uint64_t len, int need_prot)
 	pthread_mutex_unlock(&table_lock);
 	return covered;
 }
+
+int ep_wait(struct endpoint *ep, short events)
+{
+	struct pollfd pfd = {.fd = ep->fd, .events = events};
+
+	for (;;) {
+		if (atomic_load(&ep->closing))
+			return -EINTR;
+		int n = poll(&pfd, 1, 200);
+		if (n > 0)
+			return 0;
+		if (n < 0)
+			return -errno;
+	}
+}

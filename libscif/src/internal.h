@@ -135,6 +135,12 @@ static inline struct window_table *ep_peer_table(struct endpoint *ep)
 int ep_check_connected(struct endpoint *ep);
 
 /*
+ * Blocks until ep's descriptor has one of events, in bounded slices so that
+ * a concurrent scif_close is noticed (-EINTR). Returns 0 or -errno.
+ */
+int ep_wait(struct endpoint *ep, short events);
+
+/*
  * True if [addr, addr+len) lies inside one window this process registered
  * with at least need_prot (checked by the socket fallback's server).
  */

@@ -13,25 +13,6 @@
 
 #include "internal.h"
 
-/*
- * Waits for events on a connected endpoint in bounded slices so that a
- * concurrent scif_close is noticed. Returns 0 or -EINTR.
- */
-static int wait_ready(struct endpoint *ep, short events)
-{
-	struct pollfd pfd = {.fd = ep->fd, .events = events};
-
-	for (;;) {
-		if (atomic_load(&ep->closing))
-			return -EINTR;
-		int n = poll(&pfd, 1, 200);
-		if (n > 0)
-			return 0;
-		if (n < 0 && errno == EINTR)
-			return -EINTR;
-	}
-}
-
 /* Common validation; returns a referenced endpoint or NULL (errno set). */
 static struct endpoint *stream_endpoint(scif_epd_t epd, int len, int flags,
 					int allowed_flags)
@@ -81,7 +62,7 @@ int scif_send(scif_epd_t epd, void *msg, int len, int flags)
 			if (!block)
 				break;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (!block || (err = wait_ready(ep, POLLOUT)) < 0)
+			if (!block || (err = ep_wait(ep, POLLOUT)) < 0)
 				break;
 		} else if (errno != EINTR) {
 			err = (errno == EPIPE) ? -ECONNRESET : -errno;
@@ -112,7 +93,7 @@ int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 			err = -ECONNRESET; /* peer closed, stream drained */
 			break;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (!block || (err = wait_ready(ep, POLLIN)) < 0)
+			if (!block || (err = ep_wait(ep, POLLIN)) < 0)
 				break;
 		} else if (errno != EINTR) {
 			err = -errno;
