@@ -20,8 +20,6 @@
 
 /* How long scif_accept waits for a queued requester's hello. */
 #define HELLO_TIMEOUT_MS 2000
-/* Bigger socket buffers mean fewer wake-ups for bulk scif_send traffic. */
-#define STREAM_BUFFER_BYTES (1 << 20)
 
 struct hello {
 	uint32_t magic;
@@ -57,13 +55,6 @@ static int area_create(struct shared_area **out)
 	return memfd;
 }
 
-static void tune_stream_socket(int fd)
-{
-	int size = STREAM_BUFFER_BYTES;
-
-	/* Best effort: the kernel caps it at net.core.wmem_max. */
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-}
 
 static int send_hello(struct endpoint *ep, int memfd)
 {
@@ -161,7 +152,6 @@ int handshake_connect(struct endpoint *ep, const struct scif_portID *dst)
 		munmap(area, sizeof(*area));
 		return rc;
 	}
-	tune_stream_socket(ep->fd);
 	ep->area = area;
 	ep->side = 0;
 	ep->peer = *dst;
@@ -188,7 +178,6 @@ int handshake_accept(struct endpoint *ep)
 	if (!area)
 		return -EAGAIN;
 	atomic_store(&area->side[1].owner_pid, getpid());
-	tune_stream_socket(ep->fd);
 	ep->area = area;
 	ep->side = 1;
 	ep->peer.node = hello.node;
