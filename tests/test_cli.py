@@ -1,0 +1,72 @@
+"""The scif-zmq command: info, demo, bench and its errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import zmq
+
+import scif_zmq
+
+pytestmark = pytest.mark.usefixtures("scif_domain")
+
+
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scif_zmq", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_info_reports_the_scif_backend_and_libscif() -> None:
+    result = cli("info", SCIF_EMU_NODES="3")
+    assert result.returncode == 0, result.stderr
+    # Each line is "name  value", the names padded to one width.
+    fields = dict(re.split(r"\s{2,}", line, maxsplit=1) for line in result.stdout.splitlines())
+    assert fields["scif available"] == "yes"
+    assert fields["backend"] == "scif_zmq.backend"
+    assert fields["pyzmq"] == zmq.pyzmq_version()
+    assert fields["libscif"].startswith(scif_zmq.get_library_dir())
+    assert fields["this node"] == "0"
+    assert fields["online nodes"] == "0 1 2"
+
+
+def test_info_without_the_scif_backend() -> None:
+    result = cli("info", PYZMQ_BACKEND="cython")
+    assert result.returncode == 0, result.stderr
+    assert "scif available  no" in result.stdout
+
+
+def test_demo_between_two_nodes() -> None:
+    result = cli("demo", "--port", "7123", "--count", "2")
+    assert result.returncode == 0, result.stderr
+    assert "node 0: got 'pong from node 1 (ping 1)'" in result.stdout
+
+
+def test_demo_to_a_node_that_is_not_online() -> None:
+    result = cli("demo", "--node", "5")
+    assert result.returncode == 1
+    assert "SCIF node 5 is not online" in result.stderr
+
+
+def test_demo_on_a_port_in_use() -> None:
+    with zmq.Context() as ctx, ctx.socket(zmq.PAIR) as sock:
+        sock.bind("scif://*:7124")
+        result = cli("demo", "--port", "7124")
+    assert result.returncode == 1
+    assert "SCIF port 7124 is in use" in result.stderr
+
+
+def test_bench_prints_a_table_with_ratios() -> None:
+    result = cli("bench", "--sizes", "64", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["scif", "ipc", "tcp"]
+    assert all(row.rstrip().endswith("x |") for row in rows[1:])
