@@ -1,0 +1,128 @@
+"""The contribution tooling: ci/pr-kit and ci/check-series-format."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TARBALL = "zeromq3_4.3.4.orig.tar.gz"
+PATCHES = sorted((ROOT / "patches" / "scif").glob("*.patch"))
+
+
+def run(
+    cmd: list[str], build: Path, patches: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "SCIF_ZMQ_BUILD_DIR": str(build),
+        "SCIF_ZMQ_NO_SUBMODULE": "1",
+        # Tools of this interpreter's venv (e.g. clang-format) come first.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+    if patches is not None:
+        env["SCIF_ZMQ_PATCHES_DIR"] = str(patches)
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture
+def build(tmp_path: Path) -> Path:
+    """A private build directory holding only libzmq's source tarball."""
+    tarball = ROOT / "build" / "dl" / TARBALL
+    if not tarball.is_file():
+        result = run([str(ROOT / "ci" / "fetch-libzmq")], ROOT / "build")
+        assert result.returncode == 0, result.stderr
+    build = tmp_path / "build"
+    (build / "dl").mkdir(parents=True)
+    shutil.copy(tarball, build / "dl" / TARBALL)
+    return build
+
+
+def doctored(tmp_path: Path, edit: str, old: str, new: str) -> Path:
+    """A copy of the series in which patch *edit* has *old* replaced by *new*."""
+    patches = tmp_path / "patches"
+    shutil.copytree(ROOT / "patches" / "scif", patches)
+    target = next(patches.glob(f"{edit}-*.patch"))
+    text = target.read_text()
+    assert old in text
+    target.write_text(text.replace(old, new, 1))
+    return patches
+
+
+def subject(patch: Path) -> str:
+    """The subject of a format-patch file, unfolded, without "[PATCH n/m]"."""
+    header = patch.read_text().split("\n\n", 1)[0]
+    match = re.search(r"^Subject: (.*(?:\n .*)*)", header, flags=re.M)
+    assert match
+    return re.sub(r"^\[PATCH[^\]]*\]\s*", "", re.sub(r"\n\s+", " ", match[1]))
+
+
+def test_pr_kit_writes_the_patches_letter_and_checklist(build: Path) -> None:
+    result = run([str(ROOT / "ci" / "pr-kit")], build)
+    kit = build / "pr-kit"
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in kit.glob("*.patch")) == [p.name for p in PATCHES]
+    letter = (kit / "cover-letter.md").read_text()
+    for i, patch in enumerate(PATCHES, 1):
+        assert f"{i}. {subject(patch)}\n" in letter
+    # Nothing was run in this build directory, and the letter says so.
+    assert "Test suites: not run" in letter
+    assert "Benchmark: not run" in letter
+    checklist = (kit / "CHECKLIST.md").read_text()
+    assert "**PASS** ... followed by a blank line and the proposed solution" in checklist
+    assert "**PASS** The series applies, patch by patch" in checklist
+    assert "**NOT RUN** Each patch builds on its own" in checklist
+
+
+def test_pr_kit_reports_numbers_only_from_result_files(build: Path) -> None:
+    (build / "results").mkdir()
+    (build / "results" / "libzmq.xml").write_text(
+        '<testsuite><testcase name="test_pair_scif"/><testcase name="test_pair_tcp"/>'
+        '<testcase name="test_x"><failure/></testcase></testsuite>'
+    )
+    (build / "bench").mkdir()
+    table = "| transport | msg/s |\n|---|---:|\n| scif | 12345 |\n"
+    (build / "bench" / "bench.md").write_text(table)
+    run([str(ROOT / "ci" / "pr-kit")], build)
+    letter = (build / "pr-kit" / "cover-letter.md").read_text()
+    assert "| libzmq | 2 | 1 | 0 | 1/1 |" in letter
+    assert table.strip() in letter
+    checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
+    assert "**FAIL** Tests:" in checklist
+
+
+def test_pr_kit_detects_a_missing_solution_line(build: Path, tmp_path: Path) -> None:
+    patches = doctored(tmp_path, "0005", "\nSolution: ", "\nFix: ")
+    result = run([str(ROOT / "ci" / "pr-kit")], build, patches)
+    assert result.returncode == 1
+    assert "FAIL ... followed by a blank line and the proposed solution" in result.stderr
+    checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
+    assert "**FAIL** ... followed by a blank line" in checklist
+    assert "no `Solution:` line: 0005-Problem-nothing-listens-for-SCIF-connections.patch" in (
+        checklist
+    )
+    assert "**PASS** Commit messages state the problem" in checklist
+
+
+def test_check_series_format_flags_a_misformatted_new_file(build: Path, tmp_path: Path) -> None:
+    assert shutil.which("clang-format", path=str(Path(sys.executable).parent)) or shutil.which(
+        "clang-format"
+    ), "clang-format missing (ci/requirements-test.txt installs it)"
+    clean = run([str(ROOT / "ci" / "check-series-format")], build)
+    assert clean.returncode == 0, clean.stderr
+    patches = doctored(
+        tmp_path,
+        "0002",
+        "+uint16_t zmq::scif_address_t::node () const",
+        "+uint16_t zmq::scif_address_t::node() const",
+    )
+    result = run([str(ROOT / "ci" / "check-series-format")], build, patches)
+    assert result.returncode == 1
+    assert "not clang-format clean: src/scif_address.cpp (added by 0002-" in result.stderr
+    assert "+uint16_t zmq::scif_address_t::node () const" in result.stderr
