@@ -22,6 +22,19 @@ die() {
     exit 1
 }
 
+# Installs the Debian packages among "$@" that are missing.
+ensure_packages() {
+    local missing=() pkg
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -gt 0 ] || return 0
+    say "installing system packages: ${missing[*]}"
+    [ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
+    apt-get -q update >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "${missing[@]}" >/dev/null
+}
+
 # git with an identity of its own, so that the scripts work on machines with none set.
 ci_git() {
     git -c user.name="scif-zmq ci" -c user.email="ci@scif-zmq.invalid" \

@@ -186,6 +186,29 @@ def test_multipart_zero_byte_and_64_mib(ctx: zmq.Context) -> None:
     assert back[2].buffer == big
 
 
+def test_sizes_across_the_rma_threshold_keep_order(ctx: zmq.Context) -> None:
+    # From 8 KiB the engine writes messages into the peer's pool by RMA,
+    # below through the stream; up to 8 MiB fit the default pool.
+    sizes = [8191, 8192, 8193, 100, 1 << 20, 0, 7 << 20, 9 << 20, 65536]
+    sock = receiving(ctx.socket(zmq.PULL))
+    endpoint, _ = bind_ephemeral(sock)
+    peer = spawn(
+        f"""
+        s = zmq.Context().socket(zmq.PUSH); s.sndtimeo = {TIMEOUT_MS}
+        s.connect({endpoint!r})
+        for i, size in enumerate({sizes!r}):
+            s.send(bytes([i]) * size, copy=False)
+        s.send_multipart([b"a", bytes(1 << 20), b"b", bytes(3 << 20)])
+        s.close(linger=-1)
+        """
+    )
+    for i, size in enumerate(sizes):
+        frame = sock.recv(copy=False)
+        assert frame.buffer == bytes([i]) * size
+    assert [len(p) for p in sock.recv_multipart()] == [1, 1 << 20, 1, 3 << 20]
+    finish(peer)
+
+
 def test_poller_sees_readiness(ctx: zmq.Context) -> None:
     sock = receiving(ctx.socket(zmq.PULL))
     endpoint, _ = bind_ephemeral(sock)

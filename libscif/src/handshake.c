@@ -55,7 +55,6 @@ static int area_create(struct shared_area **out)
 	return memfd;
 }
 
-
 static int send_hello(struct endpoint *ep, int memfd)
 {
 	struct hello hello = {

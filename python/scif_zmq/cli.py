@@ -131,9 +131,19 @@ def parser() -> argparse.ArgumentParser:
     )
 
     p = sub.add_parser("bench", help="throughput and latency: scif:// vs ipc:// vs tcp://")
-    p.add_argument("--sizes", type=int, nargs="+", default=[64, 1024, 65536, 1048576])
     p.add_argument(
-        "--transports", nargs="+", default=list(bench.TRANSPORTS), choices=bench.TRANSPORTS
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[64, 1024, 65536, 1048576],
+        help="message sizes in bytes",
+    )
+    p.add_argument(
+        "--transports",
+        nargs="+",
+        default=list(bench.TRANSPORTS),
+        choices=bench.TRANSPORTS,
+        help="transports to compare",
     )
     p.add_argument("--repeats", type=int, default=3, help="runs per point; the median is shown")
     p.add_argument("--plot", metavar="FILE.png", help="also write a throughput plot")
@@ -141,12 +151,16 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="PAIR ping-pong between node 0 and another node")
     p.add_argument("--node", type=int, default=1, help="the peer's node id")
-    p.add_argument("--port", type=int, default=6666)
-    p.add_argument("--count", type=int, default=3)
+    p.add_argument("--port", type=int, default=6666, help="the SCIF port node 0 binds")
+    p.add_argument("--count", type=int, default=3, help="round trips to make")
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("paths", help="where the C/C++ headers, libraries and configs are")
-    p.add_argument("what", choices=["cmakedir", "includedir", "libdir", "pkgconfigdir"])
+    p.add_argument(
+        "what",
+        choices=["cmakedir", "includedir", "libdir", "pkgconfigdir"],
+        help="which directory to print",
+    )
     p.set_defaults(run=cmd_paths)
     return top
 
