@@ -194,12 +194,15 @@ def test_sizes_across_the_rma_threshold_keep_order(ctx: zmq.Context) -> None:
     endpoint, _ = bind_ephemeral(sock)
     peer = spawn(
         f"""
-        s = zmq.Context().socket(zmq.PUSH); s.sndtimeo = {TIMEOUT_MS}
+        ctx = zmq.Context()
+        s = ctx.socket(zmq.PUSH); s.sndtimeo = {TIMEOUT_MS}
         s.connect({endpoint!r})
         for i, size in enumerate({sizes!r}):
             s.send(bytes([i]) * size, copy=False)
         s.send_multipart([b"a", bytes(1 << 20), b"b", bytes(3 << 20)])
+        # Zero-copy buffers must outlive their sending: end the context.
         s.close(linger=-1)
+        ctx.term()
         """
     )
     for i, size in enumerate(sizes):
