@@ -1,0 +1,55 @@
+"""The installed wheel as a Linux package: its manylinux tag and RUNPATHs."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import scif_zmq
+
+WHEEL = os.environ.get("SCIF_ZMQ_WHEEL")
+
+
+@pytest.mark.skipif(not WHEEL, reason="SCIF_ZMQ_WHEEL names the wheel file (ci/test sets it)")
+def test_auditwheel_confirms_the_manylinux_tag() -> None:
+    assert WHEEL
+    tag = re.search(r"-(manylinux_\d+_\d+_\w+)\.whl$", WHEEL)
+    assert tag, f"{WHEEL} has no manylinux tag in its name"
+    shown = subprocess.run(
+        [sys.executable, "-m", "auditwheel", "show", WHEEL],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    consistent = re.search(r'following platform tag:\s*"([^"]+)"', shown)
+    assert consistent, shown
+    assert consistent.group(1) == tag.group(1)
+
+
+def runpath(library: Path) -> str:
+    dynamic = subprocess.run(
+        ["readelf", "-d", str(library)], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"\((?:RUNPATH|RPATH)\)\s+Library (?:runpath|rpath): \[([^\]]*)\]", dynamic)
+    assert found, f"{library} has no RUNPATH"
+    return found.group(1)
+
+
+def test_libzmq_finds_libscif_next_to_it() -> None:
+    # $ORIGIN: the wheel's libscif.so.0 unless LD_LIBRARY_PATH names another.
+    libdir = Path(scif_zmq.get_library_dir())
+    assert (libdir / "libscif.so.0").exists()
+    assert "$ORIGIN" in runpath(next(libdir.glob("libzmq.so.5*")))
+
+
+def test_backend_finds_the_wheels_libzmq() -> None:
+    import zmq  # noqa: F401  (pyzmq loads the backend)
+
+    extension = Path(importlib.import_module("scif_zmq.backend._zmq").__file__ or "")
+    assert "$ORIGIN/../lib" in runpath(extension).split(":")
