@@ -8,12 +8,16 @@
 #ifndef SCIF_EMU_H
 #define SCIF_EMU_H
 
+#include <stdint.h>
+
+#include "scif.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /* Version of this emulation library, "MAJOR.MINOR.PATCH". */
-#define SCIF_EMU_VERSION "0.1.0"
+#define SCIF_EMU_VERSION "0.2.0"
 
 /* Largest value accepted in SCIF_EMU_NODES. */
 #define SCIF_EMU_MAX_NODES 256
@@ -25,18 +29,38 @@ extern "C" {
 const char *scif_emu_version(void);
 
 /*
- * Returns how RMAs (scif_readfrom/writeto/vreadfrom/vwriteto and remote
- * fence signals) move data in this process:
+ * Returns the path RMAs take on endpoints opened from now on:
  *  "process_vm" - process_vm_readv/writev straight between the two
  *                 processes' memory (one copy, the peer does no work);
- *  "socket"     - fallback when the kernel forbids process_vm_* (EPERM,
- *                 ENOSYS) or SCIF_EMU_RMA_PATH=socket is set: the request is
- *                 served by a helper thread in the peer process over a Unix
- *                 socket (two copies, the peer's helper thread does the work).
- * The answer can change from "process_vm" to "socket" once, the first time
- * the kernel refuses process_vm_*.
+ *  "socket"     - SCIF_EMU_RMA_PATH=socket forces the fallback: the peer's
+ *                 own helper thread copies, over an authenticated channel
+ *                 (two copies, CPU time in the peer).
  */
 const char *scif_emu_rma_path(void);
+
+/*
+ * Returns the path epd's RMAs take now, or NULL (errno EBADF/ENOTTY). An
+ * endpoint starts on scif_emu_rma_path() and moves to "socket" for good
+ * the first time the kernel refuses process_vm_* to its peer (another
+ * user, Yama ptrace_scope...): the choice is per peer.
+ */
+const char *scif_emu_ep_rma_path(scif_epd_t epd);
+
+/*
+ * Fault injection: takes node of the current domain offline, as a card
+ * reset would. Every process acting as that node (having an endpoint open
+ * as it) is killed with SIGKILL, so their peers see their connections end
+ * (ECONNRESET, or ENODEV while the node stays down); until
+ * scif_emu_node_online(node), connecting to the node and opening
+ * endpoints as it fail with ENODEV and scif_get_nodeIDs() leaves it out.
+ * Returns 0, or -1 with EINVAL (no such node, malformed environment),
+ * EBUSY (this process acts as that node), EPERM (a member may not be
+ * killed by us), ETIMEDOUT (a member did not die within 5 s).
+ */
+int scif_emu_node_offline(uint16_t node);
+
+/* Brings node back online after scif_emu_node_offline(); 0 or -1/errno. */
+int scif_emu_node_online(uint16_t node);
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -5,27 +5,80 @@
  * in handshake.c, the endpoint table in endpoints.c.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
 
+/* Requesters scif_accept may refuse in one call before it returns. */
+#define ACCEPT_REFUSALS_MAX 64
+
+/*
+ * Takes an unpublished endpoint down: its windows are retired (waiting a
+ * bounded time for the peer's RMAs) and the connection shut, unless this is
+ * a fork()ed child's copy, which only drops its descriptor, as closing a
+ * duplicated MPSS descriptor would.
+ */
+static void teardown(struct endpoint *ep)
+{
+	atomic_store(&ep->closing, true);
+	if (ep->owner == getpid()) {
+		pthread_mutex_lock(&ep->lock);
+		windows_release_all(ep);
+		pthread_mutex_unlock(&ep->lock);
+		if (ep->fd >= 0)
+			shutdown(ep->fd, SHUT_RDWR);
+	}
+	ep_put(ep);
+}
+
+/* Publishes ep; an endpoint the caller close(2)d under its number goes. */
+static int publish(struct endpoint *ep)
+{
+	struct endpoint *stale;
+	int rc = ep_table_insert(ep, &stale);
+
+	if (stale)
+		teardown(stale);
+	return rc;
+}
+
+/* Tears down endpoints of ours whose numbers the caller close(2)d. */
+static void collect_stale(void)
+{
+	struct endpoint *ep;
+
+	while ((ep = ep_unpublish_stale()))
+		teardown(ep);
+}
+
 scif_epd_t scif_open(void)
 {
 	struct emu_config cfg;
-	int err = emu_config_load(&cfg);
+	struct endpoint *ep = NULL;
+	struct domain *dom;
+	int rc = emu_config_load(&cfg);
 	int fd;
 
-	if (err < 0)
-		return fail(-err);
+	if (rc == 0)
+		rc = domain_get(cfg.domain, &dom);
+	if (rc < 0)
+		return fail(-rc);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return SCIF_OPEN_FAILED;
-	if (!ep_publish(fd, &cfg))
-		return SCIF_OPEN_FAILED;
+	rc = fd < 0 ? -errno : ep_create(fd, cfg.node, cfg.nodes, dom, &ep);
+	domain_put(dom); /* ep holds its own reference */
+	if (rc < 0) {
+		if (fd >= 0)
+			close(fd);
+		return fail(-rc);
+	}
+	if ((rc = publish(ep)) < 0) {
+		ep_put(ep);
+		return fail(-rc);
+	}
 	return fd;
 }
 
@@ -35,16 +88,31 @@ int scif_close(scif_epd_t epd)
 
 	if (!ep)
 		return fail(ep_bad_descriptor_errno(epd));
-	/*
-	 * Wake threads blocked on this endpoint; they see closing and quit.
-	 * A forked child closing its inherited copy only drops its
-	 * descriptor, as closing a duplicated MPSS descriptor would.
-	 */
-	atomic_store(&ep->closing, true);
-	if (ep->owner == getpid())
-		shutdown(ep->fd, SHUT_RDWR);
-	ep_put(ep);
+	teardown(ep);
 	return 0;
+}
+
+/* Binds ep to pn; a port held by an endpoint the caller close(2)d is
+ * reclaimed. Under ep->lock. */
+static int bind_endpoint(struct endpoint *ep, uint16_t pn)
+{
+	int rc = port_bind(ep->dom, ep->node, pn, ep->fd);
+
+	if (rc == -EEXIST) {
+		pthread_mutex_unlock(&ep->lock);
+		collect_stale();
+		pthread_mutex_lock(&ep->lock);
+		rc = ep->state == EP_UNBOUND
+			 ? port_bind(ep->dom, ep->node, pn, ep->fd)
+			 : -EINVAL;
+	}
+	if (rc < 0)
+		return rc == -EEXIST ? -EADDRINUSE : rc;
+	ep->self.node = ep->node;
+	ep->self.port = (uint16_t)rc;
+	ep->holds_port = true;
+	ep->state = EP_BOUND;
+	return rc;
 }
 
 int scif_bind(scif_epd_t epd, uint16_t pn)
@@ -57,7 +125,7 @@ int scif_bind(scif_epd_t epd, uint16_t pn)
 	pthread_mutex_lock(&ep->lock);
 	switch (ep->state) {
 	case EP_UNBOUND:
-		rc = port_bind(ep, pn);
+		rc = bind_endpoint(ep, pn);
 		break;
 	case EP_CONNECTING:
 	case EP_CONNECTED:
@@ -106,20 +174,19 @@ int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	if (ep->state == EP_CONNECTING) {
 		/* Report the outcome of the earlier non-blocking request. */
 		rc = ep->connect_result;
-		if (rc == 0)
-			ep->state = EP_CONNECTED;
-		else
-			ep->state = ep->self.port ? EP_BOUND : EP_UNBOUND;
+		ep->state = rc == 0		? EP_CONNECTED
+			    : ep->holds_port ? EP_BOUND
+					     : EP_UNBOUND;
 	} else if (ep->state == EP_CONNECTED) {
 		rc = -EISCONN;
 	} else if (ep->state == EP_LISTENING) {
 		rc = -EOPNOTSUPP;
 	} else if (!dst || dst->port == 0) {
 		rc = -EINVAL;
-	} else if (dst->node >= ep->cfg.nodes) {
+	} else if (dst->node >= ep->nodes) {
 		rc = -ENODEV;
 	} else {
-		if (ep->state != EP_UNBOUND || (rc = port_bind(ep, 0)) >= 0)
+		if (ep->state != EP_UNBOUND || (rc = bind_endpoint(ep, 0)) >= 0)
 			rc = handshake_connect(ep, dst);
 		if (fcntl(ep->fd, F_GETFL) & O_NONBLOCK) {
 			/*
@@ -141,26 +208,36 @@ int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	return rc < 0 ? fail(-rc) : rc;
 }
 
-/* Turns an accepted socket into a connected endpoint. */
+/*
+ * Turns an accepted socket into a connected endpoint. Returns -EAGAIN for
+ * a requester to refuse (its port or node cannot be verified, or it is
+ * gone), which costs nothing but closing its socket.
+ */
 static int adopt_connection(struct endpoint *listener, int fd,
+			    const struct sockaddr_un *addr, socklen_t len,
 			    struct scif_portID *peer, scif_epd_t *newepd)
 {
-	struct endpoint *ep = ep_create(fd, &listener->cfg);
-	int rc;
+	struct endpoint *ep;
+	int rc = ep_create(fd, listener->node, listener->nodes, listener->dom,
+			   &ep);
 
-	if (!ep) {
+	if (rc < 0) {
 		close(fd);
-		return -ENOMEM;
-	}
-	ep->self = listener->self;
-	if ((rc = handshake_accept(ep)) < 0) {
-		ep_put(ep); /* closes fd */
 		return rc;
 	}
+	ep->self = listener->self;
 	ep->state = EP_CONNECTED;
-	if (ep_table_insert(ep) < 0) {
-		ep_put(ep);
-		return -ENOMEM;
+	rc = handshake_accept(ep, addr, len);
+	if (rc == 0) {
+		/* The connector's hello is usually there already. */
+		pthread_mutex_lock(&ep->recv_lock);
+		handshake_progress(ep, false);
+		pthread_mutex_unlock(&ep->recv_lock);
+		rc = publish(ep);
+	}
+	if (rc < 0) {
+		ep_put(ep); /* closes fd */
+		return rc;
 	}
 	*peer = ep->peer;
 	*newepd = fd;
@@ -172,7 +249,7 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 {
 	struct endpoint *ep;
 	bool sync = flags & SCIF_ACCEPT_SYNC;
-	int rc;
+	int refused = 0, rc;
 
 	if (!(ep = ep_get(epd)))
 		return -1;
@@ -182,20 +259,24 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 		return fail(EINVAL);
 	}
 	for (;;) {
-		int fd = accept4(ep->fd, NULL, NULL, SOCK_CLOEXEC);
+		struct sockaddr_un addr;
+		socklen_t len = sizeof(addr);
+		int fd = accept4(ep->fd, (struct sockaddr *)&addr, &len,
+				 SOCK_CLOEXEC);
 		if (fd >= 0) {
-			rc = adopt_connection(ep, fd, peer, newepd);
-			/* A requester that died half-way is skipped. */
-			if (rc == -EAGAIN && sync)
-				continue;
-			break;
+			rc = adopt_connection(ep, fd, &addr, len, peer, newepd);
+			/* Refused requesters never hold up a non-sync call. */
+			if (rc != -EAGAIN ||
+			    (!sync && ++refused >= ACCEPT_REFUSALS_MAX))
+				break;
+			continue;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			rc = sync ? ep_wait(ep, POLLIN) : -EAGAIN;
 			if (rc < 0)
 				break;
 		} else if (errno != ECONNABORTED && errno != EINTR) {
-			rc = -errno;
+			rc = -errno; /* EMFILE and the like: the caller's */
 			break;
 		}
 	}

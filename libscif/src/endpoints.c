@@ -2,16 +2,18 @@
 /*
  * The endpoint table: maps a scif_epd_t (a socket descriptor) to its
  * endpoint state, with reference counts so that scif_close can run while
- * other threads still use the endpoint; the last reference releases the
- * windows, the shared area and finally the descriptor itself.
+ * other threads still use the endpoint; the last reference releases what
+ * the endpoint owns. Also the peer's liveness, always taken from kernel
+ * objects (the socket, the peer's pidfd), never from shared memory.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -26,11 +28,30 @@ int ep_bad_descriptor_errno(scif_epd_t epd)
 	return (epd >= 0 && fcntl(epd, F_GETFD) >= 0) ? ENOTTY : EBADF;
 }
 
-int ep_table_insert(struct endpoint *ep)
+void ep_note_socket(struct endpoint *ep)
 {
-	struct endpoint *stale = NULL;
+	struct stat st;
+
+	if (fstat(ep->fd, &st) == 0) {
+		ep->sock_dev = st.st_dev;
+		ep->sock_ino = st.st_ino;
+	}
+}
+
+/* True when ep's number now names something else than its socket. */
+static bool number_reused(const struct endpoint *ep)
+{
+	struct stat st;
+
+	return fstat(ep->fd, &st) < 0 || st.st_dev != ep->sock_dev ||
+	       st.st_ino != ep->sock_ino;
+}
+
+int ep_table_insert(struct endpoint *ep, struct endpoint **stale)
+{
 	int rc = 0;
 
+	*stale = NULL;
 	pthread_mutex_lock(&table_lock);
 	if ((size_t)ep->fd >= table_size) {
 		size_t size = table_size ? table_size : 64;
@@ -46,15 +67,13 @@ int ep_table_insert(struct endpoint *ep)
 		table = grown;
 		table_size = size;
 	}
-	/* The caller closed a previous endpoint with close(2): forget it. */
-	stale = table[ep->fd];
+	/* The caller closed a previous endpoint with close(2). */
+	*stale = table[ep->fd];
+	if (*stale)
+		(*stale)->fd = -1; /* the number now belongs to ep */
 	table[ep->fd] = ep;
 out:
 	pthread_mutex_unlock(&table_lock);
-	if (stale) {
-		stale->fd = -1; /* the number now belongs to ep */
-		ep_put(stale);
-	}
 	return rc;
 }
 
@@ -69,6 +88,23 @@ struct endpoint *ep_unpublish(scif_epd_t epd)
 	}
 	pthread_mutex_unlock(&table_lock);
 	return ep;
+}
+
+struct endpoint *ep_unpublish_stale(void)
+{
+	struct endpoint *stale = NULL;
+
+	pthread_mutex_lock(&table_lock);
+	for (size_t i = 0; i < table_size && !stale; i++) {
+		struct endpoint *ep = table[i];
+		if (ep && ep->owner == getpid() && number_reused(ep)) {
+			table[i] = NULL;
+			ep->fd = -1;
+			stale = ep;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return stale;
 }
 
 struct endpoint *ep_get(scif_epd_t epd)
@@ -86,100 +122,154 @@ struct endpoint *ep_get(scif_epd_t epd)
 	return ep;
 }
 
-void ep_put(struct endpoint *ep)
+struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),
+			 const void *arg)
 {
-	if (atomic_fetch_sub(&ep->refs, 1) != 1)
-		return;
-	if (ep->area) {
-		/* A forked child must not tear down its parent's windows. */
-		if (ep->owner == getpid())
-			windows_release_all(ep);
-		munmap(ep->area, sizeof(*ep->area));
-	}
+	struct endpoint *found = NULL;
+
+	pthread_mutex_lock(&table_lock);
+	for (size_t i = 0; i < table_size && !found; i++)
+		if (table[i] && fn(table[i], arg)) {
+			found = table[i];
+			atomic_fetch_add(&found->refs, 1);
+		}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
+/* Releases everything ep owns; the caller retired its windows. */
+static void ep_destroy(struct endpoint *ep)
+{
+	bool owner = ep->owner == getpid();
+
+	if (ep->local_table)
+		munmap(ep->local_table, sizeof(struct window_table));
+	if (ep->peer_table)
+		munmap((void *)ep->peer_table, sizeof(struct window_table));
+	if (ep->hello.memfd >= 0)
+		close(ep->hello.memfd);
+	if (ep->peer_pidfd >= 0)
+		close(ep->peer_pidfd);
+	if (ep->channel_fd >= 0)
+		close(ep->channel_fd);
+	/* A forked child's copy must not give up its parent's port. */
+	if (owner && ep->holds_port)
+		port_unbind(ep->dom, ep->self.node, ep->self.port);
+	if (owner)
+		node_leave(ep->dom, ep->node);
+	domain_put(ep->dom);
 	if (ep->fd >= 0)
 		close(ep->fd);
+	free(ep->windows.slots);
+	pthread_cond_destroy(&ep->windows.idle);
+	pthread_mutex_destroy(&ep->windows.lock);
+	pthread_mutex_destroy(&ep->channel_lock);
 	pthread_mutex_destroy(&ep->lock);
 	pthread_mutex_destroy(&ep->send_lock);
 	pthread_mutex_destroy(&ep->recv_lock);
 	free(ep);
 }
 
-struct endpoint *ep_create(int fd, const struct emu_config *cfg)
+void ep_put(struct endpoint *ep)
+{
+	if (atomic_fetch_sub(&ep->refs, 1) == 1)
+		ep_destroy(ep);
+}
+
+int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
+	      struct endpoint **out)
 {
 	struct endpoint *ep = calloc(1, sizeof(*ep));
+	int rc;
 
 	if (!ep)
-		return NULL;
+		return -ENOMEM;
+	/* Fails with ENODEV while our own node is offline. */
+	if ((rc = node_join(dom, node)) < 0) {
+		free(ep);
+		return rc;
+	}
+	domain_ref(dom);
 	ep->fd = fd;
 	ep->owner = getpid();
-	atomic_init(&ep->refs, 1); /* the table's reference */
+	atomic_init(&ep->refs, 1);
 	atomic_init(&ep->closing, false);
 	pthread_mutex_init(&ep->lock, NULL);
 	pthread_mutex_init(&ep->send_lock, NULL);
 	pthread_mutex_init(&ep->recv_lock, NULL);
-	ep->cfg = *cfg;
+	pthread_mutex_init(&ep->channel_lock, NULL);
+	pthread_mutex_init(&ep->windows.lock, NULL);
+	pthread_cond_init(&ep->windows.idle, NULL);
+	ep->node = node;
+	ep->nodes = nodes;
+	ep->dom = dom;
 	ep->state = EP_UNBOUND;
-	return ep;
+	ep->peer_pidfd = -1;
+	ep->channel_fd = -1;
+	ep->hello.memfd = -1;
+	atomic_init(&ep->rma_path, rma_path_default());
+	ep_note_socket(ep);
+	*out = ep;
+	return 0;
 }
 
-/* Creates and publishes an endpoint for fd; closes fd on failure. */
-struct endpoint *ep_publish(int fd, const struct emu_config *cfg)
+enum rma_path rma_path_default(void)
 {
-	struct endpoint *ep = ep_create(fd, cfg);
+	const char *env = getenv("SCIF_EMU_RMA_PATH");
 
-	if (!ep) {
-		close(fd);
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (ep_table_insert(ep) < 0) {
-		ep_put(ep);
-		errno = ENOMEM;
-		return NULL;
-	}
-	return ep;
+	return env && strcmp(env, "socket") == 0 ? RMA_PATH_SOCKET
+						 : RMA_PATH_PROCESS_VM;
 }
 
-bool ep_peer_gone(struct endpoint *ep)
-{
-	struct pollfd pfd = {.fd = ep->fd, .events = POLLRDHUP};
+/* --- liveness ---------------------------------------------------------- */
 
-	return poll(&pfd, 1, 0) > 0 &&
-	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+int ep_lost_errno(struct endpoint *ep)
+{
+	return node_offline(ep->dom, ep->peer.node) ? -ENODEV : -ECONNRESET;
+}
+
+int ep_peer_state(struct endpoint *ep)
+{
+	struct pollfd pfd[2] = {
+	    {.fd = ep->fd, .events = POLLRDHUP},
+	    {.fd = ep->peer_pidfd, .events = POLLIN},
+	};
+	int broken = atomic_load(&ep->broken);
+
+	if (broken)
+		return -broken;
+	if (ep->fd < 0)
+		return -ECONNRESET;
+	if (poll(pfd, 2, 0) > 0 &&
+	    ((pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+	     (pfd[1].revents & POLLIN)))
+		return ep_lost_errno(ep);
+	return 0;
+}
+
+bool ep_peer_process_alive(struct endpoint *ep)
+{
+	struct pollfd pfd = {.fd = ep->peer_pidfd, .events = POLLIN};
+
+	if (ep->peer_pidfd < 0) /* no pidfd: the socket is the best proxy */
+		return ep->fd >= 0 && ep_peer_state(ep) == 0;
+	return poll(&pfd, 1, 0) == 0;
 }
 
 int ep_check_connected(struct endpoint *ep)
 {
 	if (ep->state != EP_CONNECTED)
 		return -ENOTCONN;
-	return ep_peer_gone(ep) ? -ECONNRESET : 0;
+	return ep_peer_state(ep);
 }
 
-bool ep_windows_cover(uint64_t addr, uint64_t len, int need_prot)
+void ep_reset(struct endpoint *ep, int err)
 {
-	bool covered = false;
-	pid_t self = getpid();
+	int expected = 0;
 
-	pthread_mutex_lock(&table_lock);
-	for (size_t i = 0; i < table_size && !covered; i++) {
-		struct endpoint *ep = table[i];
-		if (!ep || !ep->area)
-			continue;
-		struct window_table *t = ep_local_table(ep);
-		uint32_t used = atomic_load(&t->used_slots);
-		for (uint32_t j = 0; j < used && !covered; j++) {
-			struct window_slot *s = &t->slots[j];
-			uint64_t start = atomic_load(&s->addr);
-			uint64_t wlen = atomic_load(&s->len);
-			covered = wlen && atomic_load(&s->pid) == self &&
-				  ((int)atomic_load(&s->prot) & need_prot) ==
-				      need_prot &&
-				  addr >= start && len <= wlen &&
-				  addr - start <= wlen - len;
-		}
-	}
-	pthread_mutex_unlock(&table_lock);
-	return covered;
+	atomic_compare_exchange_strong(&ep->broken, &expected, err);
+	if (ep->fd >= 0 && ep->owner == getpid())
+		shutdown(ep->fd, SHUT_RDWR);
 }
 
 int ep_wait(struct endpoint *ep, short events)
@@ -192,7 +282,7 @@ int ep_wait(struct endpoint *ep, short events)
 		int n = poll(&pfd, 1, 200);
 		if (n > 0)
 			return 0;
-		if (n < 0)
+		if (n < 0 && errno != EINTR)
 			return -errno;
 	}
 }

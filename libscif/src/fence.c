@@ -5,15 +5,17 @@
  * An RMA is complete when its call returns (see rma.c), so the only RMAs a
  * fence can find unfinished are ones other threads (or the peer) are
  * running at that moment. Each side counts the RMAs it started and finished
- * in its shared window table; a mark remembers the "started" count and
- * waiting means letting "finished" catch up with it. With several threads
- * issuing RMAs concurrently this can also wait for RMAs started after the
- * mark, never less.
+ * in its window table; a mark remembers the "started" count and waiting
+ * means letting "finished" catch up with it. With several threads issuing
+ * RMAs concurrently this can also wait for RMAs started after the mark,
+ * never less. Marks of the peer read the peer's table: they wait for no
+ * more than the peer's life.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -21,10 +23,16 @@
 #define MARK_PEER  (1 << 30)
 #define MARK_COUNT 0x3fffffff
 
+/* The counters a mark refers to; NULL: the peer has not said hello yet. */
+static const struct window_table *counters(struct endpoint *ep, bool peer)
+{
+	return peer ? handshake_peer_table(ep) : ep->local_table;
+}
+
 static int mark_now(struct endpoint *ep, bool peer)
 {
-	struct window_table *t = peer ? ep_peer_table(ep) : ep_local_table(ep);
-	uint32_t started = atomic_load(&t->rma_started);
+	const struct window_table *t = counters(ep, peer);
+	uint32_t started = t ? windows_rma_count(t, false) : 0;
 
 	return (int)(started & MARK_COUNT) | (peer ? MARK_PEER : 0);
 }
@@ -32,18 +40,21 @@ static int mark_now(struct endpoint *ep, bool peer)
 static int wait_mark(struct endpoint *ep, int mark)
 {
 	bool peer = mark & MARK_PEER;
-	struct window_table *t = peer ? ep_peer_table(ep) : ep_local_table(ep);
 	uint32_t target = (uint32_t)mark & MARK_COUNT;
+	struct timespec pause = {.tv_nsec = 100 * 1000};
 
 	for (unsigned round = 0;; round++) {
-		uint32_t done = atomic_load(&t->rma_completed) & MARK_COUNT;
-		/* Reached when done - target is "small non-negative" mod 2^30.
-		 */
+		const struct window_table *t = counters(ep, peer);
+		uint32_t done = t ? windows_rma_count(t, true) & MARK_COUNT : 0;
+		/* Reached when done - target is "small non-negative" mod 2^30. */
 		if (((done - target) & MARK_COUNT) < MARK_COUNT / 2)
 			return 0;
-		if (peer && ep_peer_gone(ep))
-			return -ECONNRESET;
-		sched_yield();
+		if (peer && !ep_peer_process_alive(ep))
+			return ep_lost_errno(ep);
+		if (round < 100)
+			sched_yield();
+		else
+			nanosleep(&pause, NULL);
 	}
 }
 
@@ -88,10 +99,10 @@ int scif_fence_wait(scif_epd_t epd, int mark)
 /* Stores value at local offset loff (may straddle adjacent windows). */
 static int signal_local(struct endpoint *ep, uint64_t loff, uint64_t value)
 {
-	struct pinned_range local;
+	struct segment_list local;
 	size_t done = 0;
-	int rc =
-	    windows_pin(ep_local_table(ep), loff, sizeof(value), 0, &local);
+	int rc = windows_pin_local(ep, loff, sizeof(value), SCIF_PROT_WRITE,
+				   &local);
 
 	if (rc < 0)
 		return rc;
@@ -106,7 +117,7 @@ static int signal_local(struct endpoint *ep, uint64_t loff, uint64_t value)
 			done += local.segs[i].len;
 		}
 	}
-	windows_unpin(&local);
+	windows_unpin_local(ep, &local);
 	return 0;
 }
 
@@ -134,8 +145,7 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 	if (rc == 0 && local)
 		rc = signal_local(ep, (uint64_t)loff, lval);
 	if (rc == 0 && remote)
-		rc = rma_write_remote_value(ep, (uint64_t)roff, &rval,
-					    sizeof(rval));
+		rc = rma_write_peer(ep, (uint64_t)roff, &rval, sizeof(rval));
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
 }

@@ -1,69 +1,87 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
- * Connection set-up. The connector creates the shared area (a memfd holding
- * both sides' window tables) and, right after connect(2), sends a "hello"
- * carrying its port ID and the memfd (SCM_RIGHTS). The acceptor reads that
- * hello and maps the same memfd. Nothing else ever travels out of band, so
- * the socket byte stream is exactly the scif_send/scif_recv stream and the
- * descriptor's readiness matches what scif_recv/scif_send can do.
+ * Connection set-up.
+ *
+ * Who the peer is comes from the kernel only: its credentials and pidfd
+ * from the socket (SO_PEERCRED, SO_PEERPIDFD), its port from the address
+ * its socket is bound to, checked against the holder of that port's lock.
+ * Nothing the peer sends can name another process.
+ *
+ * Each side then creates its window table in a memfd, sealed so that it
+ * can neither shrink nor grow (no SIGBUS for the reader) and cannot be
+ * mapped writable by anyone else, and sends it as its "hello": 8 bytes with
+ * the memfd attached (SCM_RIGHTS), ahead of any scif_send data. Neither
+ * side waits for the other's hello: scif_accept returns at once, and the
+ * hello is read from the head of the stream when it has arrived (by
+ * scif_accept if it is already there, else by the next scif_recv, scif_poll
+ * or RMA), so a silent peer costs no waiting.
  */
 #define _GNU_SOURCE
-#include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "internal.h"
 
-/* How long scif_accept waits for a queued requester's hello. */
-#define HELLO_TIMEOUT_MS 2000
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
+#ifndef F_SEAL_FUTURE_WRITE
+#define F_SEAL_FUTURE_WRITE 0x0010 /* Linux 5.1 */
+#endif
+
+#define TABLE_SIZE sizeof(struct window_table)
 
 struct hello {
 	uint32_t magic;
 	uint32_t version;
-	uint16_t node;
-	uint16_t port;
-	int32_t pid;
 };
 
-static struct shared_area *area_map(int memfd)
-{
-	void *p = mmap(NULL, sizeof(struct shared_area), PROT_READ | PROT_WRITE,
-		       MAP_SHARED, memfd, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
+/* --- our table ------------------------------------------------------------- */
 
-/* Creates a zeroed shared area; returns the memfd (mapping in *out). */
-static int area_create(struct shared_area **out)
+/* Creates our sealed table; returns its memfd (mapping in ep). */
+static int table_create(struct endpoint *ep)
 {
-	int memfd = memfd_create("scif-emu-windows", MFD_CLOEXEC);
-	struct shared_area *area;
+	int memfd = memfd_create("scif-emu-windows",
+				 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	struct window_table *t;
 
 	if (memfd < 0)
 		return -errno;
-	if (ftruncate(memfd, sizeof(*area)) < 0 || !(area = area_map(memfd))) {
-		int err = errno;
-		close(memfd);
-		return -err;
+	if (ftruncate(memfd, TABLE_SIZE) < 0)
+		goto fail;
+	t = mmap(NULL, TABLE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd,
+		 0);
+	if (t == MAP_FAILED)
+		goto fail;
+	/* Our mapping stays writable; no later one can be (Linux >= 5.1). */
+	if (fcntl(memfd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE |
+		      F_SEAL_SEAL) < 0 &&
+	    fcntl(memfd, F_ADD_SEALS,
+		  F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+		munmap(t, TABLE_SIZE);
+		goto fail;
 	}
-	area->magic = SHARED_AREA_MAGIC;
-	area->version = SHARED_AREA_VERSION;
-	*out = area;
+	t->magic = WINDOW_TABLE_MAGIC;
+	t->version = WINDOW_TABLE_VERSION;
+	t->token = ep->token;
+	ep->local_table = t;
 	return memfd;
+fail:;
+	int err = errno;
+	close(memfd);
+	return -err;
 }
 
 static int send_hello(struct endpoint *ep, int memfd)
 {
-	struct hello hello = {
-	    .magic = SHARED_AREA_MAGIC,
-	    .version = SHARED_AREA_VERSION,
-	    .node = ep->self.node,
-	    .port = ep->self.port,
-	    .pid = getpid(),
-	};
+	struct hello hello = {WINDOW_TABLE_MAGIC, WINDOW_TABLE_VERSION};
 	struct iovec iov = {.iov_base = &hello, .iov_len = sizeof(hello)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -82,104 +100,300 @@ static int send_hello(struct endpoint *ep, int memfd)
 	cmsg->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(cmsg), &memfd, sizeof(int));
 	/* A fresh connection's buffer is empty: this never blocks. */
-	if (sendmsg(ep->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+	if (sendmsg(ep->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) ==
 	    (ssize_t)sizeof(hello))
-		return -ECONNREFUSED; /* listener vanished meanwhile */
-	return 0;
+		return 0;
+	/* A peer already gone still has its data delivered; else refuse. */
+	return errno == EPIPE || errno == ECONNRESET ? 0 : -ECONNREFUSED;
 }
 
-/* Reads the hello of a just-accepted connection; returns the memfd. */
-static int receive_hello(int fd, struct hello *hello)
-{
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
-	struct iovec iov = {.iov_base = hello, .iov_len = sizeof(*hello)};
-	union {
-		char buf[CMSG_SPACE(4 * sizeof(int))];
-		struct cmsghdr align;
-	} control;
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = control.buf,
-	    .msg_controllen = sizeof(control.buf),
-	};
-	int memfd = -1;
-	ssize_t n;
+/* --- the peer, from the kernel --------------------------------------------- */
 
-	if (poll(&pfd, 1, HELLO_TIMEOUT_MS) <= 0)
-		return -EAGAIN;
-	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c;
-	     c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < count; i++) {
-			int received;
-			memcpy(&received, CMSG_DATA(c) + i * sizeof(int),
-			       sizeof(int));
-			if (memfd < 0)
-				memfd = received;
-			else
-				close(received); /* unexpected extras */
-		}
+static int peer_credentials(int fd, struct ucred *cred)
+{
+	socklen_t len = sizeof(*cred);
+
+	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 &&
+			   cred->pid > 0
+		   ? 0
+		   : -ECONNREFUSED;
+}
+
+/* True once the peer has closed its end: only queued data is left. */
+static bool peer_hung_up(int fd)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLRDHUP};
+
+	return poll(&pfd, 1, 0) > 0 &&
+	       (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/*
+ * A pidfd for the peer, to see it die and to never mistake a process that
+ * reused its number for it. SO_PEERPIDFD gives it race-free; on older
+ * kernels pidfd_open is checked against the socket still being open.
+ */
+static int peer_pidfd(struct endpoint *ep, pid_t pid)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1;
+
+	if (getsockopt(ep->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
+		return pidfd;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pidfd < 0)
+		return errno == ENOSYS ? -1 : -ECONNREFUSED;
+	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
+	if (peer_hung_up(ep->fd)) {
+		close(pidfd); /* gone: the number may name another process */
+		return -1;
 	}
-	if (n != (ssize_t)sizeof(*hello) || memfd < 0 ||
-	    hello->magic != SHARED_AREA_MAGIC ||
-	    hello->version != SHARED_AREA_VERSION) {
-		if (memfd >= 0)
-			close(memfd);
-		return -EAGAIN;
-	}
-	return memfd;
+	return pidfd;
+}
+
+/* Everything both sides do once the peer is known: pidfd, table, hello. */
+static int establish(struct endpoint *ep, const struct ucred *cred)
+{
+	int memfd;
+	int rc;
+
+	static _Atomic uint64_t tokens;
+
+	ep->token = atomic_fetch_add(&tokens, 1) + 1;
+	ep->peer_pidfd = peer_pidfd(ep, cred->pid);
+	if (ep->peer_pidfd < -1)
+		return ep->peer_pidfd;
+	ep->peer_pid = cred->pid;
+	ep->peer_uid = cred->uid;
+	memfd = table_create(ep);
+	if (memfd < 0)
+		return memfd;
+	rc = send_hello(ep, memfd);
+	close(memfd);
+	return rc;
+}
+
+/* Undoes a set-up that failed: the caller may try again. */
+static void abandon(struct endpoint *ep)
+{
+	if (ep->peer_pidfd >= 0)
+		close(ep->peer_pidfd);
+	ep->peer_pidfd = -1;
+	if (ep->local_table)
+		munmap(ep->local_table, TABLE_SIZE);
+	ep->local_table = NULL;
+}
+
+/* A socket connected to the wrong listener is replaced by a fresh one. */
+static int replace_socket(struct endpoint *ep)
+{
+	int flags = fcntl(ep->fd, F_GETFL);
+	int fresh = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fresh < 0)
+		return -errno;
+	port_unbind(ep->dom, ep->self.node, ep->self.port);
+	ep->holds_port = false;
+	rc = port_bind(ep->dom, ep->node, ep->self.port, fresh);
+	if (rc >= 0 && dup3(fresh, ep->fd, O_CLOEXEC) < 0)
+		rc = -errno;
+	close(fresh);
+	if (rc < 0)
+		return rc;
+	ep->holds_port = true;
+	fcntl(ep->fd, F_SETFL, flags);
+	ep_note_socket(ep);
+	return 0;
 }
 
 int handshake_connect(struct endpoint *ep, const struct scif_portID *dst)
 {
-	struct shared_area *area;
-	int memfd = area_create(&area);
+	struct ucred cred;
 	int rc;
 
-	if (memfd < 0)
-		return memfd;
-	atomic_store(&area->side[0].owner_pid, getpid());
-	rc = port_connect(ep, dst);
-	if (rc == 0)
-		rc = send_hello(ep, memfd);
-	close(memfd);
-	if (rc < 0) {
-		munmap(area, sizeof(*area));
+	if (node_offline(ep->dom, dst->node))
+		return -ENODEV;
+	rc = port_connect(ep->dom, dst->node, dst->port, ep->fd);
+	if (rc < 0)
 		return rc;
+	rc = peer_credentials(ep->fd, &cred);
+	if (rc == 0 && port_claim(ep->dom, dst->node, dst->port, cred.pid,
+				  cred.uid) != CLAIM_HELD)
+		rc = -ECONNREFUSED; /* not who holds the port: a stale file
+				       or an impostor */
+	if (rc == 0 && (rc = establish(ep, &cred)) == 0) {
+		ep->peer = *dst;
+		return 0;
 	}
-	ep->area = area;
-	ep->side = 0;
-	ep->peer = *dst;
+	abandon(ep);
+	int replaced = replace_socket(ep);
+	return replaced < 0 ? replaced : rc;
+}
+
+/*
+ * Checks the connector's claim to its port: it must hold it, or, since a
+ * connect completes before it is accepted, have closed the connection and
+ * given the port up already (what it sent is still delivered).
+ */
+static bool connector_verified(struct endpoint *ep,
+			       const struct scif_portID *peer,
+			       const struct ucred *cred)
+{
+	switch (port_claim(ep->dom, peer->node, peer->port, cred->pid,
+			   cred->uid)) {
+	case CLAIM_HELD:
+		return true;
+	case CLAIM_FREE:
+		return peer_hung_up(ep->fd);
+	default:
+		return false;
+	}
+}
+
+int handshake_accept(struct endpoint *ep, const void *sun, size_t sun_len)
+{
+	struct scif_portID peer;
+	struct ucred cred;
+	int rc;
+
+	/* The connector's port is the name its socket is bound to. */
+	if (port_from_address(ep->dom, sun, sun_len, &peer) < 0 ||
+	    peer.node >= ep->nodes || node_offline(ep->dom, peer.node) ||
+	    peer_credentials(ep->fd, &cred) < 0 ||
+	    !connector_verified(ep, &peer, &cred))
+		return -EAGAIN;
+	rc = establish(ep, &cred);
+	if (rc < 0) {
+		abandon(ep);
+		return rc == -ECONNREFUSED ? -EAGAIN : rc;
+	}
+	ep->peer = peer;
 	return 0;
 }
 
-int handshake_accept(struct endpoint *ep)
+/* --- the peer's hello -------------------------------------------------------- */
+
+/* Maps the peer's table if its memfd is what we need: else NULL. */
+static struct window_table *table_adopt(int memfd)
+{
+	struct window_table *t;
+	struct stat st;
+	int seals = fcntl(memfd, F_GET_SEALS);
+
+	/* Without F_SEAL_SHRINK the peer could make our reads fault. */
+	if (seals < 0 || !(seals & F_SEAL_SHRINK) || fstat(memfd, &st) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_size != (off_t)TABLE_SIZE)
+		return NULL;
+	t = mmap(NULL, TABLE_SIZE, PROT_READ, MAP_SHARED, memfd, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	if (t->magic != WINDOW_TABLE_MAGIC ||
+	    t->version != WINDOW_TABLE_VERSION) {
+		munmap(t, TABLE_SIZE);
+		return NULL;
+	}
+	return t;
+}
+
+/* Keeps the first descriptor received, closes any other. */
+static bool collect_fds(struct endpoint *ep, struct msghdr *msg)
+{
+	if (msg->msg_flags & MSG_CTRUNC)
+		return false; /* descriptors lost (EMFILE) or too many */
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
+	     c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			if (ep->hello.memfd < 0)
+				ep->hello.memfd = fd;
+			else
+				close(fd);
+		}
+	}
+	return true;
+}
+
+static int hello_complete(struct endpoint *ep)
 {
 	struct hello hello;
-	struct shared_area *area;
-	struct stat st;
-	int memfd = receive_hello(ep->fd, &hello);
+	struct window_table *t = NULL;
 
-	if (memfd < 0)
-		return memfd;
-	area = (fstat(memfd, &st) == 0 && st.st_size >= (off_t)sizeof(*area))
-		   ? area_map(memfd)
-		   : NULL;
-	close(memfd);
-	if (area && area->magic != SHARED_AREA_MAGIC) {
-		munmap(area, sizeof(*area));
-		area = NULL;
+	memcpy(&hello, ep->hello.bytes, sizeof(hello));
+	if (hello.magic == WINDOW_TABLE_MAGIC &&
+	    hello.version == WINDOW_TABLE_VERSION && ep->hello.memfd >= 0)
+		t = table_adopt(ep->hello.memfd);
+	if (ep->hello.memfd >= 0)
+		close(ep->hello.memfd);
+	ep->hello.memfd = -1;
+	if (!t) {
+		ep_reset(ep, ECONNRESET); /* not a libscif peer we can trust */
+		return -ECONNRESET;
 	}
-	if (!area)
-		return -EAGAIN;
-	atomic_store(&area->side[1].owner_pid, getpid());
-	ep->area = area;
-	ep->side = 1;
-	ep->peer.node = hello.node;
-	ep->peer.port = hello.port;
-	return 0;
+	atomic_store_explicit(&ep->peer_table, t, memory_order_release);
+	return 1;
+}
+
+int handshake_progress(struct endpoint *ep, bool block)
+{
+	if (atomic_load_explicit(&ep->peer_table, memory_order_acquire))
+		return 1;
+	if (atomic_load(&ep->broken))
+		return -atomic_load(&ep->broken);
+	while (ep->hello.got < sizeof(struct hello)) {
+		struct iovec iov = {
+		    .iov_base = ep->hello.bytes + ep->hello.got,
+		    .iov_len = sizeof(struct hello) - ep->hello.got,
+		};
+		union {
+			char buf[CMSG_SPACE(4 * sizeof(int))];
+			struct cmsghdr align;
+		} control = {0};
+		struct msghdr msg = {
+		    .msg_iov = &iov,
+		    .msg_iovlen = 1,
+		    .msg_control = control.buf,
+		    .msg_controllen = sizeof(control.buf),
+		};
+		ssize_t n = recvmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n > 0) {
+			if (!collect_fds(ep, &msg)) {
+				ep_reset(ep, ECONNRESET);
+				return -ECONNRESET;
+			}
+			ep->hello.got += (uint8_t)n;
+		} else if (n == 0) {
+			return ep_lost_errno(ep); /* closed before its hello */
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			if (!block)
+				return 0;
+			int rc = ep_wait(ep, POLLIN);
+			if (rc < 0)
+				return rc;
+		} else if (errno != EINTR) {
+			return -errno;
+		}
+	}
+	return hello_complete(ep);
+}
+
+const struct window_table *handshake_peer_table(struct endpoint *ep)
+{
+	const struct window_table *t =
+	    atomic_load_explicit(&ep->peer_table, memory_order_acquire);
+
+	/* A blocked scif_recv owns the stream's head: do not wait for it. */
+	if (!t && ep->state == EP_CONNECTED &&
+	    pthread_mutex_trylock(&ep->recv_lock) == 0) {
+		handshake_progress(ep, false);
+		pthread_mutex_unlock(&ep->recv_lock);
+		t = atomic_load_explicit(&ep->peer_table,
+					 memory_order_acquire);
+	}
+	return t;
 }

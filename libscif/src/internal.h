@@ -3,16 +3,27 @@
  * Internal interfaces of the user-space SCIF emulation.
  *
  * Model: an endpoint is an AF_UNIX stream socket whose descriptor is the
- * scif_epd_t. A bound port is an abstract-namespace socket name
- * "\0scif-emu/<domain>/<node>/<port>", so ports are unique per node and
- * domain across processes and vanish with their owner. A connection carries
- * the scif_send/scif_recv byte stream and, exchanged once at connect time, a
- * shared memfd ("shared area") holding both sides' window tables, which lets
- * either side perform RMAs into the other's memory without its help.
+ * scif_epd_t. An emulated machine ("domain") is a directory the kernel
+ * protects; a bound port is a socket file in it, reserved by a POSIX record
+ * lock the kernel drops when its process dies. A connection carries the
+ * scif_send/scif_recv byte stream after one "hello" per direction that hands
+ * over the sender's window table: a sealed memfd only its owner can write.
+ *
+ * Trust: the peer is another process, possibly another user's, possibly
+ * hostile. What it says about itself is checked against the kernel (socket
+ * credentials, lock holders, the peer's pidfd), every value it publishes is
+ * bounds-checked before use, and an RMA only ever touches the peer's own
+ * process (process_vm_*) or runs in the peer's own helper thread (fallback).
+ *
+ * Layers, each using only those above it:
+ *   nodes.c (domains, node state) -> ports.c -> endpoints.c
+ *   -> handshake.c -> windows.c -> fallback_*.c -> rma.c, fence.c, mmap.c;
+ *   api.c and messaging.c hold the entry points built on them.
  */
 #ifndef SCIF_INTERNAL_H
 #define SCIF_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -23,58 +34,149 @@
 #include "scif.h"
 #include "scif_emu.h"
 
-#define SCIF_EMU_DOMAIN_MAX 64
-#define SCIF_EMU_PAGE_SIZE  4096UL
+#define SCIF_EMU_PAGE_SIZE 4096UL
 
-/* --- nodes.c: emulated machine identity, from the environment ---------- */
+/*
+ * Longest domain directory: its socket paths ("<dir>/admin/255.65535",
+ * "<dir>/rma/<pid>") must fit in sun_path.
+ */
+#define DOMAIN_PATH_MAX 88
+
+/* Waits on a peer that the library bounds (see the trust model). */
+#define RETIRE_WAIT_MS	    50	 /* unregister/close vs the peer's RMAs */
+#define FALLBACK_TIMEOUT_MS 1000 /* one step of a fallback RMA */
+
+/* Stores err in errno and returns -1: the common failure exit. */
+static inline int fail(int err)
+{
+	errno = err;
+	return -1;
+}
+
+/* Milliseconds on the monotonic clock. */
+int64_t now_ms(void);
+
+/* --- nodes.c: emulated machines (domains) and their nodes --------------- */
 
 struct emu_config {
 	uint16_t node;	/* SCIF_EMU_NODE */
 	uint16_t nodes; /* SCIF_EMU_NODES */
-	char domain[SCIF_EMU_DOMAIN_MAX + 1];
+	char domain[DOMAIN_PATH_MAX + 1]; /* directory of the domain */
 };
 
 /* Reads SCIF_EMU_*; returns 0 or -EINVAL on malformed values. */
 int emu_config_load(struct emu_config *cfg);
 
-/* --- shared area: the window tables both peers map ---------------------- */
+/* The ports this process holds in one domain (see ports.c). */
+struct port_set {
+	size_t count, capacity;
+	uint32_t *keys; /* node << 16 | port */
+};
 
 /*
- * One registered window. Written only by the owning side; read lock-free by
- * both sides. seq is odd while the slot changes; inflight counts RMAs using
- * the window so that unregistering can wait for them.
+ * One domain as this process uses it: its directory and the lock file on
+ * which ports are reserved and node membership is recorded. POSIX record
+ * locks never conflict within one process, so the ports held here are also
+ * kept in a set; after fork() that process-local part starts empty.
  */
-struct window_slot {
+struct domain {
+	struct domain *next;
+	int refs; /* under the registry lock in nodes.c */
+	char path[DOMAIN_PATH_MAX + 1];
+	int dirfd;
+	int lockfd;	  /* "<dir>/locks" */
+	int admin_lockfd; /* "<dir>/admin/locks", root only; -1 until used */
+	unsigned mode;	  /* permission bits of what the library creates */
+	pthread_mutex_t lock;
+	pid_t pid; /* process the fields below belong to */
+	struct port_set ports;
+	uint32_t node_users[SCIF_EMU_MAX_NODES];
+};
+
+/* Opens (creating and checking the directory) and references a domain. */
+int domain_get(const char *path, struct domain **out);
+void domain_ref(struct domain *d);
+void domain_put(struct domain *d);
+/* Opens, creating it with mode's read/write bits, a regular file. */
+int domain_open_file(int dirfd, const char *name, unsigned mode);
+/* Takes d's lock, first resetting state inherited across fork(). */
+void domain_lock(struct domain *d);
+void domain_unlock(struct domain *d);
+
+/* Lock file layout: node flags, node membership, then one byte per port. */
+#define LOCKS_NODE_MEMBER(node) (4096 + (off_t)(node))
+#define LOCKS_PORT(node, port)	(65536 + (off_t)(node) * 65536 + (port))
+
+/* True when node is marked offline (a card reset in progress). */
+bool node_offline(struct domain *d, uint16_t node);
+/*
+ * Registers this process as acting as node (a shared record lock the
+ * fault injector can find); fails with ENODEV while the node is offline.
+ */
+int node_join(struct domain *d, uint16_t node);
+void node_leave(struct domain *d, uint16_t node);
+
+/* --- ports.c: port reservations and socket names ------------------------ */
+
+/* Mirrors MPSS: ports below SCIF_ADMIN_PORT_END need privilege. */
+bool caller_is_privileged(void);
+
+/*
+ * Reserves port pn of node (0: any free one >= SCIF_PORT_RSVD) and binds
+ * fd to the port's socket file. Returns the port, or -EADDRINUSE, -EEXIST
+ * (held by an endpoint of this process), -EACCES, -ENOSPC, -errno.
+ */
+int port_bind(struct domain *d, uint16_t node, uint16_t pn, int fd);
+/* Removes the socket file and gives the reservation back. */
+void port_unbind(struct domain *d, uint16_t node, uint16_t pn);
+/* Connects fd to (node, pn)'s socket file; 0 or -ECONNREFUSED/-errno. */
+int port_connect(struct domain *d, uint16_t node, uint16_t pn, int fd);
+/* Parses a peer's socket address into the port it names; 0 or -EINVAL. */
+int port_from_address(struct domain *d, const void *sun, size_t len,
+		      struct scif_portID *out);
+/*
+ * What the kernel says of a claim by process pid (user uid) to hold
+ * (node, pn): it does, the port is free (its holder is gone), or somebody
+ * else holds it. Ports below 1024 are held only by root, in the root-owned
+ * directory.
+ */
+enum port_claim { CLAIM_HELD, CLAIM_FREE, CLAIM_OTHER };
+enum port_claim port_claim(struct domain *d, uint16_t node, uint16_t pn,
+			   pid_t pid, uid_t uid);
+/* The socket file of pid's fallback RMA service; returns its length. */
+int service_address(struct domain *d, pid_t pid, void *sun);
+
+/* --- window tables: one per side, shared read-only with the peer ------- */
+
+/*
+ * A published window. Only the owner writes it; seq is odd while the slot
+ * changes or retires. The peer reads it with no trust: see windows.c.
+ */
+struct table_slot {
 	_Atomic uint32_t seq;
-	_Atomic uint32_t inflight;
 	_Atomic uint32_t prot;
-	_Atomic int32_t pid; /* process whose memory addr refers to */
 	_Atomic uint64_t offset;
-	_Atomic uint64_t len; /* 0: slot free */
+	_Atomic uint64_t len; /* 0: free */
 	_Atomic uint64_t addr;
-	uint64_t reserved;
 };
 
 struct window_table {
-	_Atomic int32_t owner_pid;
-	_Atomic uint32_t used_slots;	/* slots [0, used_slots) may be live */
-	_Atomic uint32_t rma_started;	/* RMAs this side initiated ... */
-	_Atomic uint32_t rma_completed; /* ... and finished (for fences) */
-	uint8_t pad[48];
-	struct window_slot slots[SCIF_EMU_MAX_WINDOWS];
-};
-
-struct shared_area {
 	uint32_t magic;
 	uint32_t version;
-	uint8_t pad[56];
-	struct window_table side[2]; /* [0] connector, [1] acceptor */
+	uint64_t token;			/* the owner's endpoint, for its service */
+	_Atomic uint32_t used_slots;	/* slots [0, used_slots) may be live */
+	_Atomic uint32_t rma_started;	/* RMAs the owner initiated ... */
+	_Atomic uint32_t rma_completed; /* ... and finished (for fences) */
+	uint8_t pad[36];
+	struct table_slot slots[SCIF_EMU_MAX_WINDOWS];
+	/* RMAs the owner runs on each of the peer's slots right now. */
+	_Atomic uint32_t pins[SCIF_EMU_MAX_WINDOWS];
 };
 
-#define SHARED_AREA_MAGIC   0x53434946u /* "SCIF" */
-#define SHARED_AREA_VERSION 1u
+#define WINDOW_TABLE_MAGIC   0x53434946u /* "SCIF" */
+#define WINDOW_TABLE_VERSION 2u
 
-/* --- endpoint state ------------------------------------------------------ */
+/* --- endpoints.c: the endpoint table and peer liveness ------------------ */
 
 enum ep_state {
 	EP_UNBOUND,
@@ -84,55 +186,117 @@ enum ep_state {
 	EP_CONNECTED,
 };
 
-struct endpoint {
-	int fd;
-	pid_t owner; /* process that created it; forked copies only detach */
-	atomic_int refs;
-	atomic_bool closing;
-	pthread_mutex_t lock;	   /* state, binding, window registration */
-	pthread_mutex_t send_lock; /* keeps one blocking send contiguous */
-	pthread_mutex_t recv_lock; /* keeps one blocking recv contiguous */
-	enum ep_state state;
-	int connect_result; /* 0 or errno, reported by the next connect */
-	struct emu_config cfg;
-	struct scif_portID self;
-	struct scif_portID peer;
-	struct shared_area *area; /* NULL unless connected */
-	int side;		  /* our index into area->side[] */
+enum rma_path { RMA_PATH_PROCESS_VM, RMA_PATH_SOCKET };
+
+/* A window as its owner knows it: the authoritative copy (windows.c). */
+struct window {
+	uint64_t offset;
+	uint64_t len; /* 0: slot free */
+	uint64_t addr;
+	int prot;
+	unsigned users; /* local pins: our own RMAs, fallback service copies */
+	bool retiring;
 };
 
-/* --- endpoints.c: the endpoint table ------------------------------------ */
+struct window_set {
+	pthread_mutex_t lock;
+	pthread_cond_t idle;  /* some window's users dropped to zero */
+	uint32_t capacity;    /* slots allocated so far */
+	struct window *slots; /* index = slot in our published table */
+};
 
-/* New unpublished endpoint owning fd, one reference; NULL if no memory. */
-struct endpoint *ep_create(int fd, const struct emu_config *cfg);
-/* Creates and publishes an endpoint for fd; closes fd on failure. */
-struct endpoint *ep_publish(int fd, const struct emu_config *cfg);
-/* Publishes ep under ep->fd (the table takes ep's reference); -ENOMEM. */
-int ep_table_insert(struct endpoint *ep);
+/* Progress of the peer's hello, read from the head of the stream. */
+struct hello_progress {
+	uint8_t bytes[8];
+	uint8_t got;
+	int memfd;
+};
+
+struct endpoint {
+	int fd;			  /* -1 once the caller close(2)d it */
+	pid_t owner;		  /* process that created it (fork copies detach) */
+	atomic_int refs;
+	atomic_bool closing;
+	pthread_mutex_t lock;	   /* state, binding, connection set-up */
+	pthread_mutex_t send_lock; /* keeps one blocking send contiguous */
+	pthread_mutex_t recv_lock; /* the stream's head: hello, then data */
+	enum ep_state state;
+	int connect_result; /* 0 or -errno, reported by the next connect */
+	uint16_t node;	    /* node this endpoint was opened as */
+	uint16_t nodes;
+	struct domain *dom;
+	dev_t sock_dev; /* identity of fd's socket, to spot reuse of the */
+	ino_t sock_ino; /* number after close(2) */
+	struct scif_portID self;
+	bool holds_port; /* self.port is ours to give back (not a listener's) */
+	struct scif_portID peer;
+	uint64_t token; /* names this endpoint to its fallback RMA service */
+
+	/* Connection, from the kernel: who the peer is and whether it lives. */
+	pid_t peer_pid;
+	uid_t peer_uid;
+	int peer_pidfd; /* -1 where the kernel has no pidfds */
+	atomic_int broken; /* 0, or the errno the connection now reports */
+	struct hello_progress hello;
+	struct window_table *local_table;	    /* ours, read-write */
+	struct window_table *_Atomic peer_table; /* peer's, read-only */
+
+	struct window_set windows;
+	_Atomic int rma_path;	    /* enum rma_path */
+	pthread_mutex_t channel_lock;
+	int channel_fd; /* to the peer's fallback RMA service, or -1 */
+};
+
+/*
+ * A new endpoint owning fd (one reference, not yet in the table), acting
+ * as node of dom. Returns 0, -ENODEV (node offline) or -ENOMEM; on failure
+ * fd stays the caller's.
+ */
+int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
+	      struct endpoint **out);
+/*
+ * Publishes ep under ep->fd (the table takes ep's reference). An endpoint
+ * still filed under that number was close(2)d by the caller: it is
+ * returned in *stale for the caller to tear down. Returns 0 or -ENOMEM.
+ */
+int ep_table_insert(struct endpoint *ep, struct endpoint **stale);
 /* Removes epd from the table and returns the table's reference, or NULL. */
 struct endpoint *ep_unpublish(scif_epd_t epd);
+/*
+ * Removes one endpoint of ours whose number no longer names its socket
+ * (the caller close(2)d it) and returns the table's reference, or NULL.
+ */
+struct endpoint *ep_unpublish_stale(void);
 /* EBADF or ENOTTY, whichever MPSS would report for a non-endpoint epd. */
 int ep_bad_descriptor_errno(scif_epd_t epd);
 
 /* Returns a referenced endpoint or NULL with errno EBADF/ENOTTY. */
 struct endpoint *ep_get(scif_epd_t epd);
 void ep_put(struct endpoint *ep);
+/* Calls fn on every published endpoint until it returns true; that one
+ * is returned referenced. */
+struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),
+			 const void *arg);
 
-static inline struct window_table *ep_local_table(struct endpoint *ep)
-{
-	return &ep->area->side[ep->side];
-}
+/* SCIF_EMU_RMA_PATH: the path new endpoints start with. */
+enum rma_path rma_path_default(void);
 
-static inline struct window_table *ep_peer_table(struct endpoint *ep)
-{
-	return &ep->area->side[!ep->side];
-}
+/* Remembers which socket ep->fd is, for ep_unpublish_stale. */
+void ep_note_socket(struct endpoint *ep);
 
 /*
- * Fails with ENOTCONN unless ep is connected, ECONNRESET when the peer
- * has gone. Returns 0 or -errno.
+ * 0 while the connection stands, -ECONNRESET once the peer closed, died or
+ * the connection was reset, -ENODEV when the peer's node is offline.
  */
+int ep_peer_state(struct endpoint *ep);
+/* -ENODEV if the peer's node is offline, else -ECONNRESET. */
+int ep_lost_errno(struct endpoint *ep);
+/* True while the peer's process runs (its pidfd; else its socket). */
+bool ep_peer_process_alive(struct endpoint *ep);
+/* -ENOTCONN unless connected, else ep_peer_state(). */
 int ep_check_connected(struct endpoint *ep);
+/* Ends the connection: both sides see ECONNRESET from now on. */
+void ep_reset(struct endpoint *ep, int err);
 
 /*
  * Blocks until ep's descriptor has one of events, in bounded slices so that
@@ -140,88 +304,135 @@ int ep_check_connected(struct endpoint *ep);
  */
 int ep_wait(struct endpoint *ep, short events);
 
-/*
- * True if [addr, addr+len) lies inside one window this process registered
- * with at least need_prot (checked by the socket fallback's server).
- */
-bool ep_windows_cover(uint64_t addr, uint64_t len, int need_prot);
+/* --- handshake.c: connection set-up ------------------------------------- */
 
-/* True once the peer closed its end or its process died. */
-bool ep_peer_gone(struct endpoint *ep);
-
-/* Stores err in errno and returns -1: the common failure exit. */
-static inline int fail(int err)
-{
-	errno = err;
-	return -1;
-}
-
-/* --- ports.c -------------------------------------------------------------- */
-
-/* Binds ep->fd to port pn (0: any free one >= SCIF_PORT_RSVD); -errno. */
-int port_bind(struct endpoint *ep, uint16_t pn);
-
-/* Connects ep->fd to dst's socket name; returns 0 or -errno. */
-int port_connect(struct endpoint *ep, const struct scif_portID *dst);
-
-/* --- handshake.c: connection set-up -------------------------------------- */
-
-/* Connects ep (already bound) to dst and shares a new window area. */
+/* Connects ep (bound) to dst, checks who listens and sends our hello. */
 int handshake_connect(struct endpoint *ep, const struct scif_portID *dst);
-/* Completes an accepted connection on ep->fd; -EAGAIN if it is unusable. */
-int handshake_accept(struct endpoint *ep);
+/*
+ * Turns a just-accepted socket into ep's connection: the peer's port and
+ * identity come from the kernel, never from what it sends. Does not wait
+ * for the peer. Returns 0 or -EAGAIN (a peer to refuse), -errno.
+ */
+int handshake_accept(struct endpoint *ep, const void *sun, size_t sun_len);
+/*
+ * Reads whatever of the peer's hello has arrived (never blocking, unless
+ * block is set); call with recv_lock held. Returns 1 once the hello is
+ * complete, 0 if more is to come, or -errno (the connection is then reset).
+ */
+int handshake_progress(struct endpoint *ep, bool block);
+/* The peer's window table, reading its hello now if it has arrived. */
+const struct window_table *handshake_peer_table(struct endpoint *ep);
 
-/* --- windows.c: registered address space --------------------------------- */
+/* --- windows.c: registered address space -------------------------------- */
 
 int windows_register(struct endpoint *ep, void *addr, size_t len, off_t offset,
 		     int prot, int map_flags, off_t *placed);
 int windows_unregister(struct endpoint *ep, off_t offset, size_t len);
-/* Unregisters every window of the local side (used by scif_close). */
+/* Retires every window (scif_close): waits at most RETIRE_WAIT_MS for the
+ * peer's RMAs, then resets the connection. */
 void windows_release_all(struct endpoint *ep);
 
-/* A piece of a pinned range: len bytes at addr in process pid. */
+/* Local memory behind a range of offsets: pieces of windows, pinned. */
 struct segment {
 	uint32_t slot;
-	int32_t pid;
+	uint32_t seq; /* peer windows: the slot's sequence when pinned */
 	uint64_t addr;
 	uint64_t len;
 };
 
-struct pinned_range {
-	struct window_table *table;
+struct segment_list {
 	size_t count;
 	size_t capacity;
 	struct segment *segs;
 	struct segment inline_segs[4];
 };
 
-/*
- * Pins the windows of table covering [offset, offset+len) so they cannot be
- * unregistered while in use. need_prot: SCIF_PROT_* the windows must allow.
- * Returns 0 or -ENXIO (hole, out of range), -EACCES, -ENOMEM.
- */
-int windows_pin(struct window_table *table, uint64_t offset, uint64_t len,
-		int need_prot, struct pinned_range *out);
-void windows_unpin(struct pinned_range *range);
-
-/* --- rma.c / rma_socket.c ------------------------------------------------ */
-
-enum rma_dir { RMA_READ, RMA_WRITE }; /* seen from the caller */
+void segments_init(struct segment_list *list);
+int segments_push(struct segment_list *list, struct segment seg);
+void segments_free(struct segment_list *list);
 
 /*
- * Copies len bytes between local memory and memory of process pid
- * (RMA_WRITE: local -> remote). Returns 0 or -errno.
+ * Pins ep's own windows covering [offset, offset+len) with at least
+ * need_prot: they cannot be retired until windows_unpin_local. Returns 0
+ * or -ENXIO (hole, out of range), -EACCES, -ENOMEM.
  */
-int rma_copy_remote(enum rma_dir dir, void *local, int32_t pid, uint64_t remote,
-		    size_t len);
+int windows_pin_local(struct endpoint *ep, uint64_t offset, uint64_t len,
+		      int need_prot, struct segment_list *out);
+void windows_unpin_local(struct endpoint *ep, struct segment_list *list);
 
-/* Socket fallback: the helper thread serving peers, and the client. */
-int rma_socket_serve_start(void);
-int rma_socket_copy(enum rma_dir dir, void *local, int32_t pid, uint64_t remote,
-		    size_t len);
+/*
+ * Pins the peer's windows covering [offset, offset+len) by counting our
+ * RMA in our own table, where the peer's unregister waits for it. Every
+ * value read from the peer's table is checked first. Same returns.
+ */
+int windows_pin_peer(struct endpoint *ep, const struct window_table *peer,
+		     uint64_t offset, uint64_t len, int need_prot,
+		     struct segment_list *out);
+void windows_unpin_peer(struct endpoint *ep, struct segment_list *list);
+/* False once the peer retired the window behind seg (stop copying). */
+bool windows_peer_still_valid(const struct window_table *peer,
+			      const struct segment *seg);
 
-/* Copies between a local window range and remote memory (used by fences). */
-int rma_write_remote_value(struct endpoint *ep, uint64_t roff,
-			   const void *value, size_t len);
+/* RMA start/completion counters of our side, for fences. */
+void windows_count_rma(struct endpoint *ep, bool completed);
+uint32_t windows_rma_count(const struct window_table *t, bool completed);
+
+/* --- fallback_service.c / fallback_client.c ------------------------------ */
+
+/*
+ * The fallback RMA path, for peers the kernel does not let us reach with
+ * process_vm_* (another user, Yama ptrace_scope): the peer's own helper
+ * thread copies, so it can only ever touch its own windows. A channel is a
+ * connection to "<domain>/rma/<pid>", authenticated both ways by the
+ * kernel: the client checks the server is the peer's pid, the server that
+ * the client is the peer of the endpoint the channel names.
+ */
+enum rma_dir { RMA_READ, RMA_WRITE }; /* seen from the initiator */
+
+#define FALLBACK_MAGIC	 0x53434652u /* "SCFR" */
+#define FALLBACK_VERSION 1u
+#define FALLBACK_CHUNK	 (256 * 1024)
+
+struct fallback_open {
+	uint32_t magic;
+	uint32_t version;
+	uint64_t token; /* the server's endpoint, from its window table */
+};
+
+/* Then per RMA: a request, a status (int32: 0 or an errno), the data. */
+struct fallback_request {
+	uint32_t dir; /* enum rma_dir */
+	uint32_t reserved;
+	uint64_t offset; /* in the server's registered address space */
+	uint64_t len;
+};
+
+/* RMA_READ data comes in chunks, each after its own header. */
+struct fallback_chunk {
+	int32_t status;
+	uint32_t len;
+};
+
+/* Moves exactly len bytes (send or receive); 0, -ETIMEDOUT, -ECONNRESET. */
+int fallback_io(int fd, enum rma_dir dir, void *buf, size_t len);
+/* Bounds every send and receive on fd by FALLBACK_TIMEOUT_MS. */
+void fallback_set_timeouts(int fd);
+
+/* Starts this process's fallback RMA service in ep's domain. */
+int fallback_service_start(struct endpoint *ep);
+/*
+ * Moves len bytes between local segments and the peer's window range at
+ * roffset through the peer's service, which checks range and protection.
+ * Returns 0 or -errno.
+ */
+int fallback_copy(struct endpoint *ep, enum rma_dir dir,
+		  const struct segment_list *local, uint64_t roffset,
+		  uint64_t len);
+
+/* --- rma.c ---------------------------------------------------------------- */
+
+/* Writes len bytes into the peer's windows at roffset (fence signals). */
+int rma_write_peer(struct endpoint *ep, uint64_t roffset, const void *data,
+		   size_t len);
 
 #endif /* SCIF_INTERNAL_H */

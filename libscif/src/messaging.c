@@ -2,7 +2,10 @@
 /*
  * scif_send, scif_recv and scif_poll: the byte stream is the endpoint's
  * Unix stream socket, used without any private buffering so that poll/epoll
- * readiness of the descriptor is exactly what these calls can do.
+ * readiness of the descriptor is what these calls can do. The one exception
+ * is the peer's hello at the head of the stream (handshake.c): it can make
+ * the descriptor readable once; scif_recv and scif_poll then consume it and
+ * report no data.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -39,6 +42,8 @@ static int stream_result(struct endpoint *ep, int done, int err)
 {
 	if (err == -EINTR || atomic_load(&ep->closing))
 		err = done ? 0 : -EINTR;
+	else if (err == -ECONNRESET)
+		err = ep_lost_errno(ep); /* ENODEV: the peer's node is down */
 	ep_put(ep);
 	if (done > 0 || err == 0)
 		return done;
@@ -82,7 +87,11 @@ int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 	if (!ep)
 		return -1;
 	pthread_mutex_lock(&ep->recv_lock);
-	while (done < len) {
+	/* 0: the peer's hello is not complete yet, so no data either. */
+	int hello = handshake_progress(ep, block);
+	if (hello < 0)
+		err = hello;
+	while (hello == 1 && err == 0 && done < len) {
 		ssize_t n =
 		    recv(ep->fd, (char *)msg + done, len - done, MSG_DONTWAIT);
 		if (n > 0) {
@@ -91,7 +100,6 @@ int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 				break;
 		} else if (n == 0) {
 			err = -ECONNRESET; /* peer closed, stream drained */
-			break;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			if (!block || (err = ep_wait(ep, POLLIN)) < 0)
 				break;
@@ -114,6 +122,12 @@ static bool poll_entry(const struct scif_pollepd *entry, struct pollfd *pfd)
 	pfd->revents = 0;
 	if (!ep)
 		return false;
+	/* A hello alone is no data: consume it, unless a recv holds it. */
+	if (ep->state == EP_CONNECTED &&
+	    pthread_mutex_trylock(&ep->recv_lock) == 0) {
+		handshake_progress(ep, false);
+		pthread_mutex_unlock(&ep->recv_lock);
+	}
 	pfd->fd = ep->fd;
 	pfd->events = entry->events & (POLLIN | POLLOUT);
 	/* Sending has no meaning on a listening endpoint. */

@@ -1,17 +1,47 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
- * Node identity of this process inside an emulated SCIF network, taken from
- * SCIF_EMU_NODE / SCIF_EMU_NODES / SCIF_EMU_DOMAIN. Malformed values are
- * reported instead of silently replaced, so that a typo in a test setup does
- * not quietly put two "cards" on the same node.
+ * Emulated machines ("domains") and their nodes.
+ *
+ * A domain is a directory the kernel protects: by default
+ * /tmp/scif-emu-<euid>/<name>, mode 0700 and owned by the user, so no other
+ * user can bind, connect or squat in it. SCIF_EMU_DOMAIN=/absolute/dir
+ * names the directory itself; sharing a machine between users is then the
+ * owner's explicit choice of that directory's permissions.
+ *
+ * Its file "locks" holds one byte per node (1: offline, a card reset in
+ * progress) and carries record locks: a shared lock per node for each
+ * process acting as that node (what the fault injector kills) and an
+ * exclusive lock per bound port (see ports.c). The kernel drops them when a
+ * process dies, so nothing a crash leaves behind reserves anything.
+ * POSIX drops all of a process's record locks on a file when it closes any
+ * descriptor of it: the file is opened once per process and domain.
  */
-#include <errno.h>
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+#define DEFAULT_DOMAIN "default"
+#define DOMAIN_NAME_MAX 63
+
+int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* --- configuration ------------------------------------------------------ */
 
 /* Parses a decimal integer in [min, max]; returns 0 or -EINVAL. */
 static int parse_number(const char *text, long min, long max, long *out)
@@ -29,11 +59,33 @@ static int parse_number(const char *text, long min, long max, long *out)
 	return 0;
 }
 
+static int domain_directory(const char *env, char *out, size_t size)
+{
+	size_t len;
+	int n;
+
+	if (!env)
+		env = DEFAULT_DOMAIN;
+	len = strlen(env);
+	if (env[0] == '/') {
+		if (len > DOMAIN_PATH_MAX)
+			return -EINVAL;
+		memcpy(out, env, len + 1);
+		return 0;
+	}
+	/* A name: '/' would reach outside the user's own directory. */
+	if (len == 0 || len > DOMAIN_NAME_MAX || strchr(env, '/') ||
+	    strcmp(env, ".") == 0 || strcmp(env, "..") == 0)
+		return -EINVAL;
+	n = snprintf(out, size, "/tmp/scif-emu-%lu/%s",
+		     (unsigned long)geteuid(), env);
+	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
+}
+
 int emu_config_load(struct emu_config *cfg)
 {
 	const char *nodes_env = getenv("SCIF_EMU_NODES");
 	const char *node_env = getenv("SCIF_EMU_NODE");
-	const char *domain_env = getenv("SCIF_EMU_DOMAIN");
 	long nodes = 2, node = 0;
 
 	if (nodes_env &&
@@ -41,34 +93,372 @@ int emu_config_load(struct emu_config *cfg)
 		return -EINVAL;
 	if (node_env && parse_number(node_env, 0, nodes - 1, &node) < 0)
 		return -EINVAL;
-
-	if (domain_env) {
-		/* '/' would make names of different domains ambiguous. */
-		size_t len = strlen(domain_env);
-		if (len == 0 || len > SCIF_EMU_DOMAIN_MAX ||
-		    strchr(domain_env, '/'))
-			return -EINVAL;
-		memcpy(cfg->domain, domain_env, len + 1);
-	} else {
-		snprintf(cfg->domain, sizeof(cfg->domain), "uid%lu",
-			 (unsigned long)geteuid());
-	}
 	cfg->node = (uint16_t)node;
 	cfg->nodes = (uint16_t)nodes;
+	return domain_directory(getenv("SCIF_EMU_DOMAIN"), cfg->domain,
+				sizeof(cfg->domain));
+}
+
+/* --- domain directories -------------------------------------------------- */
+
+/*
+ * Opens name under parentfd as a directory private to this user, creating
+ * it if needed. One owned by anybody else is refused (EACCES), one of ours
+ * that others can enter is closed to them.
+ */
+static int open_private_dir(int parentfd, const char *name)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdirat(parentfd, name, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = openat(parentfd, name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() ||
+	    ((st.st_mode & 077) && fchmod(fd, 0700) < 0)) {
+		close(fd);
+		return -EACCES;
+	}
+	return fd;
+}
+
+/*
+ * The name of a domain under this user's private base directory
+ * (/tmp/scif-emu-<euid>/<name>), or NULL for any other path.
+ */
+static const char *private_name(const char *path, char *base, size_t size)
+{
+	int n = snprintf(base, size, "scif-emu-%lu", (unsigned long)geteuid());
+	const char *name = path + 5 + n + 1;
+
+	if (strncmp(path, "/tmp/", 5) != 0 ||
+	    strncmp(path + 5, base, (size_t)n) != 0 || path[5 + n] != '/' ||
+	    !*name || strchr(name, '/'))
+		return NULL;
+	return name;
+}
+
+static int open_domain_dir(const char *path, unsigned *mode)
+{
+	char base[32];
+	const char *name = private_name(path, base, sizeof(base));
+	struct stat st;
+	int fd;
+
+	if (name) {
+		int tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int basefd;
+
+		if (tmp < 0)
+			return -errno;
+		basefd = open_private_dir(tmp, base);
+		close(tmp);
+		if (basefd < 0)
+			return basefd;
+		fd = open_private_dir(basefd, name);
+		close(basefd);
+		*mode = 0700;
+		return fd;
+	}
+	/* A directory named by its path: access is what its owner set. */
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -EACCES;
+	}
+	*mode = st.st_mode & 0777;
+	return fd;
+}
+
+/* Opens (creating it with the domain's mode) a regular file in dirfd. */
+int domain_open_file(int dirfd, const char *name, unsigned mode)
+{
+	struct stat st;
+	int fd = openat(dirfd, name,
+			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			mode & 0666);
+
+	if (fd >= 0) {
+		fchmod(fd, mode & 0666); /* as set, whatever the umask */
+		return fd;
+	}
+	if (errno != EEXIST)
+		return -errno;
+	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -EACCES;
+	}
+	return fd;
+}
+
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct domain *registry;
+
+static int domain_open(const char *path, struct domain **out)
+{
+	struct domain *d = calloc(1, sizeof(*d));
+	int rc;
+
+	if (!d)
+		return -ENOMEM;
+	d->admin_lockfd = -1;
+	d->lockfd = -1;
+	d->dirfd = open_domain_dir(path, &d->mode);
+	if (d->dirfd < 0) {
+		rc = d->dirfd;
+		free(d);
+		return rc;
+	}
+	d->lockfd = domain_open_file(d->dirfd, "locks", d->mode);
+	if (d->lockfd < 0) {
+		rc = d->lockfd;
+		close(d->dirfd);
+		free(d);
+		return rc;
+	}
+	snprintf(d->path, sizeof(d->path), "%s", path);
+	pthread_mutex_init(&d->lock, NULL);
+	d->pid = getpid();
+	d->refs = 1;
+	*out = d;
 	return 0;
+}
+
+int domain_get(const char *path, struct domain **out)
+{
+	struct domain *d;
+	int rc = 0;
+
+	pthread_mutex_lock(&registry_lock);
+	for (d = registry; d && strcmp(d->path, path) != 0; d = d->next)
+		;
+	if (d) {
+		d->refs++;
+	} else if ((rc = domain_open(path, &d)) == 0) {
+		d->next = registry;
+		registry = d;
+	}
+	pthread_mutex_unlock(&registry_lock);
+	*out = d;
+	return rc;
+}
+
+void domain_ref(struct domain *d)
+{
+	pthread_mutex_lock(&registry_lock);
+	d->refs++;
+	pthread_mutex_unlock(&registry_lock);
+}
+
+void domain_put(struct domain *d)
+{
+	struct domain **link;
+
+	pthread_mutex_lock(&registry_lock);
+	if (--d->refs > 0) {
+		pthread_mutex_unlock(&registry_lock);
+		return;
+	}
+	for (link = &registry; *link != d; link = &(*link)->next)
+		;
+	*link = d->next;
+	pthread_mutex_unlock(&registry_lock);
+	/* Closing the lock file drops every lock this process held on it. */
+	close(d->lockfd);
+	if (d->admin_lockfd >= 0)
+		close(d->admin_lockfd);
+	close(d->dirfd);
+	pthread_mutex_destroy(&d->lock);
+	free(d->ports.keys);
+	free(d);
+}
+
+void domain_lock(struct domain *d)
+{
+	pthread_mutex_lock(&d->lock);
+	if (d->pid != getpid()) {
+		/* A fork()ed child holds none of its parent's record locks. */
+		d->pid = getpid();
+		d->ports.count = 0;
+		memset(d->node_users, 0, sizeof(d->node_users));
+	}
+}
+
+void domain_unlock(struct domain *d)
+{
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* --- node state ----------------------------------------------------------- */
+
+bool node_offline(struct domain *d, uint16_t node)
+{
+	uint8_t flag = 0;
+
+	return pread(d->lockfd, &flag, 1, node) == 1 && flag == 1;
+}
+
+static int set_node_flag(struct domain *d, uint16_t node, uint8_t flag)
+{
+	return pwrite(d->lockfd, &flag, 1, node) == 1 ? 0 : -errno;
+}
+
+static int member_lock(struct domain *d, uint16_t node, short type)
+{
+	struct flock fl = {
+	    .l_type = type,
+	    .l_whence = SEEK_SET,
+	    .l_start = LOCKS_NODE_MEMBER(node),
+	    .l_len = 1,
+	};
+
+	return fcntl(d->lockfd, F_SETLK, &fl) == 0 ? 0 : -errno;
+}
+
+int node_join(struct domain *d, uint16_t node)
+{
+	int rc = 0;
+
+	domain_lock(d);
+	if (d->node_users[node] == 0)
+		rc = member_lock(d, node, F_RDLCK);
+	/* Checked after joining: a reset either sees us or we see it. */
+	if (rc == 0 && node_offline(d, node)) {
+		if (d->node_users[node] == 0)
+			member_lock(d, node, F_UNLCK);
+		rc = -ENODEV;
+	}
+	if (rc == 0)
+		d->node_users[node]++;
+	domain_unlock(d);
+	return rc;
+}
+
+void node_leave(struct domain *d, uint16_t node)
+{
+	domain_lock(d);
+	if (d->node_users[node] > 0 && --d->node_users[node] == 0)
+		member_lock(d, node, F_UNLCK);
+	domain_unlock(d);
+}
+
+/* The kernel's word on one process acting as node, other than us. */
+static pid_t node_member(struct domain *d, uint16_t node)
+{
+	struct flock fl = {
+	    .l_type = F_WRLCK,
+	    .l_whence = SEEK_SET,
+	    .l_start = LOCKS_NODE_MEMBER(node),
+	    .l_len = 1,
+	};
+
+	if (fcntl(d->lockfd, F_GETLK, &fl) < 0 || fl.l_type == F_UNLCK)
+		return 0;
+	return fl.l_pid;
+}
+
+/*
+ * Kills pid, known from the lock it holds, without ever signalling a
+ * process that reused the number: the pidfd is taken first, then the lock
+ * is checked to be still that process's.
+ */
+static int kill_member(struct domain *d, uint16_t node, pid_t pid)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	int rc = 0;
+
+	if (pidfd < 0)
+		return errno == ESRCH ? 0 : -errno;
+	if (node_member(d, node) == pid) {
+		if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) <
+		    0)
+			rc = errno == ESRCH ? 0 : -errno;
+		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+		if (rc == 0 && poll(&pfd, 1, 5000) != 1)
+			rc = -ETIMEDOUT;
+	}
+	close(pidfd);
+	return rc;
+}
+
+static int with_domain_node(uint16_t node, struct domain **d)
+{
+	struct emu_config cfg;
+	int rc = emu_config_load(&cfg);
+
+	if (rc == 0 && node >= cfg.nodes)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = domain_get(cfg.domain, d);
+	return rc;
+}
+
+int scif_emu_node_offline(uint16_t node)
+{
+	struct domain *d;
+	int rc = with_domain_node(node, &d);
+
+	if (rc < 0)
+		return fail(-rc);
+	domain_lock(d);
+	if (d->node_users[node])
+		rc = -EBUSY; /* this process acts as that node itself */
+	domain_unlock(d);
+	if (rc == 0)
+		rc = set_node_flag(d, node, 1);
+	/* Every process of the node dies, as on a card reset. */
+	for (pid_t pid; rc == 0 && (pid = node_member(d, node)) != 0;)
+		rc = kill_member(d, node, pid);
+	domain_put(d);
+	return rc < 0 ? fail(-rc) : 0;
+}
+
+int scif_emu_node_online(uint16_t node)
+{
+	struct domain *d;
+	int rc = with_domain_node(node, &d);
+
+	if (rc < 0)
+		return fail(-rc);
+	rc = set_node_flag(d, node, 0);
+	domain_put(d);
+	return rc < 0 ? fail(-rc) : 0;
 }
 
 int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 {
 	struct emu_config cfg;
-	int err = emu_config_load(&cfg);
+	struct domain *d;
+	int err = emu_config_load(&cfg), online = 0;
 
 	if (err < 0)
 		return fail(-err);
 	if (!self || (len > 0 && !nodes))
 		return fail(EFAULT);
-	for (int i = 0; i < len && i < cfg.nodes; i++)
-		nodes[i] = (uint16_t)i;
+	/*
+	 * Through the domain's one descriptor of the lock file: closing any
+	 * other would drop every record lock this process holds on it.
+	 */
+	if ((err = domain_get(cfg.domain, &d)) < 0)
+		return fail(-err);
+	for (uint16_t i = 0; i < cfg.nodes; i++) {
+		if (node_offline(d, i))
+			continue;
+		if (online < len)
+			nodes[online] = i;
+		online++;
+	}
+	domain_put(d);
 	*self = cfg.node;
-	return cfg.nodes;
+	return online;
 }

@@ -1,63 +1,133 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
- * Remote memory access: scif_readfrom, scif_writeto, scif_vreadfrom,
- * scif_vwriteto.
+ * Registration and remote memory access: scif_register, scif_unregister,
+ * scif_readfrom, scif_writeto, scif_vreadfrom, scif_vwriteto.
  *
  * The initiator does the whole transfer itself, like a DMA engine would:
- * it pins the windows involved (see windows.c), then copies straight
- * between its memory and the peer's with process_vm_readv/writev - one copy
- * per byte and no work in the peer. Transfers are complete on return, so
- * SCIF_RMA_SYNC and SCIF_RMA_ORDERED are always satisfied and
- * SCIF_RMA_USECPU/SCIF_RMA_USECACHE change nothing.
+ * it pins the peer's windows (windows.c) and copies with
+ * process_vm_readv/writev straight between its memory and the peer's
+ * process, the one the kernel named at connect time. One copy per byte and
+ * no work in the peer. The copy goes in chunks, and a window the peer
+ * retires for good in the middle stops it. Where the kernel refuses
+ * process_vm_* for this peer (EPERM, ENOSYS), this endpoint switches to the
+ * fallback path (fallback_client.c) and stays there.
+ *
+ * Transfers are complete on return, so SCIF_RMA_SYNC and SCIF_RMA_ORDERED
+ * always hold and SCIF_RMA_USECPU/SCIF_RMA_USECACHE change nothing.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/uio.h>
-#include <unistd.h>
 
 #include "internal.h"
 
 #define RMA_FLAGS_ALL                                                          \
 	(SCIF_RMA_USECPU | SCIF_RMA_USECACHE | SCIF_RMA_SYNC | SCIF_RMA_ORDERED)
 
-enum rma_path { PATH_PROCESS_VM, PATH_SOCKET };
-
-static _Atomic int path = -1; /* -1: not decided yet */
-
-static enum rma_path current_path(void)
-{
-	int p = atomic_load(&path);
-
-	if (p < 0) {
-		const char *env = getenv("SCIF_EMU_RMA_PATH");
-		int chosen = (env && strcmp(env, "socket") == 0)
-				 ? PATH_SOCKET
-				 : PATH_PROCESS_VM;
-		atomic_compare_exchange_strong(&path, &p, chosen);
-		p = atomic_load(&path);
-	}
-	return (enum rma_path)p;
-}
-
-const char *scif_emu_rma_path(void)
-{
-	return current_path() == PATH_SOCKET ? "socket" : "process_vm";
-}
+/* Largest piece copied between two checks of the peer's window. */
+#define RMA_CHUNK (1u << 20)
 
 const char *scif_emu_version(void)
 {
 	return SCIF_EMU_VERSION;
 }
 
-static int copy_process_vm(enum rma_dir dir, void *local, int32_t pid,
-			   uint64_t remote, size_t len)
+static const char *path_name(enum rma_path path)
+{
+	return path == RMA_PATH_SOCKET ? "socket" : "process_vm";
+}
+
+const char *scif_emu_rma_path(void)
+{
+	return path_name(rma_path_default());
+}
+
+const char *scif_emu_ep_rma_path(scif_epd_t epd)
+{
+	struct endpoint *ep = ep_get(epd);
+	const char *name;
+
+	if (!ep)
+		return NULL;
+	name = path_name(atomic_load(&ep->rma_path));
+	ep_put(ep);
+	return name;
+}
+
+static bool page_aligned(uint64_t value)
+{
+	return (value & (SCIF_EMU_PAGE_SIZE - 1)) == 0;
+}
+
+/* --- registration ---------------------------------------------------------- */
+
+off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
+		    int prot_flags, int map_flags)
+{
+	struct endpoint *ep;
+	off_t placed = 0;
+	int rc;
+
+	if (!(ep = ep_get(epd)))
+		return SCIF_REGISTER_FAILED;
+	if (!page_aligned((uintptr_t)addr) || !page_aligned(len) || !len ||
+	    offset < 0 || !prot_flags ||
+	    (prot_flags & ~(SCIF_PROT_READ | SCIF_PROT_WRITE)) ||
+	    (map_flags & ~SCIF_MAP_FIXED) ||
+	    ((map_flags & SCIF_MAP_FIXED) && !page_aligned((uint64_t)offset)))
+		rc = -EINVAL;
+	else if ((rc = ep_check_connected(ep)) == 0 &&
+		 msync(addr, len, MS_ASYNC) < 0)
+		rc = -EFAULT; /* some page of the range is not mapped */
+	else if (rc == 0 && ep->owner != getpid())
+		rc = -EACCES; /* the peer knows our creator, not a fork */
+	if (rc == 0) {
+		/* Peers the kernel keeps out of our memory need the service. */
+		fallback_service_start(ep);
+		pthread_mutex_lock(&ep->lock);
+		rc = windows_register(ep, addr, len, offset, prot_flags,
+				      map_flags, &placed);
+		pthread_mutex_unlock(&ep->lock);
+	}
+	ep_put(ep);
+	if (rc < 0) {
+		errno = -rc;
+		return SCIF_REGISTER_FAILED;
+	}
+	return placed;
+}
+
+int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
+{
+	struct endpoint *ep;
+	int rc;
+
+	if (!(ep = ep_get(epd)))
+		return -1;
+	if (offset < 0 || !page_aligned((uint64_t)offset) || !len ||
+	    !page_aligned(len) || len > (1ULL << 62))
+		rc = -EINVAL;
+	else
+		rc = ep_check_connected(ep);
+	if (rc == 0) {
+		pthread_mutex_lock(&ep->lock);
+		rc = windows_unregister(ep, offset, len);
+		pthread_mutex_unlock(&ep->lock);
+	}
+	ep_put(ep);
+	return rc < 0 ? fail(-rc) : 0;
+}
+
+/* --- transfers --------------------------------------------------------------- */
+
+static int copy_chunk(enum rma_dir dir, pid_t pid, uint64_t local,
+		      uint64_t remote, size_t len)
 {
 	while (len) {
-		struct iovec liov = {.iov_base = local, .iov_len = len};
-		struct iovec riov = {.iov_base = (void *)(uintptr_t)remote,
-				     .iov_len = len};
+		struct iovec liov = {(void *)(uintptr_t)local, len};
+		struct iovec riov = {(void *)(uintptr_t)remote, len};
 		ssize_t n = dir == RMA_WRITE
 				? process_vm_writev(pid, &liov, 1, &riov, 1, 0)
 				: process_vm_readv(pid, &liov, 1, &riov, 1, 0);
@@ -66,32 +136,22 @@ static int copy_process_vm(enum rma_dir dir, void *local, int32_t pid,
 				continue;
 			return n < 0 ? -errno : -EFAULT;
 		}
-		local = (char *)local + n;
+		local += (uint64_t)n;
 		remote += (uint64_t)n;
 		len -= (size_t)n;
 	}
 	return 0;
 }
 
-int rma_copy_remote(enum rma_dir dir, void *local, int32_t pid, uint64_t remote,
-		    size_t len)
-{
-	if (current_path() == PATH_PROCESS_VM) {
-		int rc = copy_process_vm(dir, local, pid, remote, len);
-		if (rc != -EPERM && rc != -ENOSYS)
-			return rc == -ESRCH ? -ECONNRESET : rc;
-		/* The kernel forbids it (Yama, seccomp...): switch for good. */
-		atomic_store(&path, PATH_SOCKET);
-	}
-	return rma_socket_copy(dir, local, pid, remote, len);
-}
-
 /*
- * Walks the local pieces (one user buffer or pinned local windows) and the
- * pinned remote pieces side by side, copying the overlap of each pair.
+ * Walks the local pieces and the pinned remote pieces side by side, one
+ * chunk at a time, checking before each that the peer has not retired the
+ * window for good.
  */
-static int transfer(enum rma_dir dir, const struct pinned_range *local,
-		    const struct pinned_range *remote)
+static int copy_process_vm(struct endpoint *ep, enum rma_dir dir,
+			   const struct segment_list *local,
+			   const struct window_table *peer,
+			   const struct segment_list *remote)
 {
 	size_t li = 0, ri = 0;
 	uint64_t ldone = 0, rdone = 0;
@@ -102,9 +162,12 @@ static int transfer(enum rma_dir dir, const struct pinned_range *local,
 		uint64_t chunk = l->len - ldone;
 		if (r->len - rdone < chunk)
 			chunk = r->len - rdone;
-		int rc =
-		    rma_copy_remote(dir, (void *)(uintptr_t)(l->addr + ldone),
-				    r->pid, r->addr + rdone, chunk);
+		if (chunk > RMA_CHUNK)
+			chunk = RMA_CHUNK;
+		if (!windows_peer_still_valid(peer, r))
+			return -ECONNRESET;
+		int rc = copy_chunk(dir, ep->peer_pid, l->addr + ldone,
+				    r->addr + rdone, (size_t)chunk);
 		if (rc < 0)
 			return rc;
 		ldone += chunk;
@@ -121,6 +184,33 @@ static int transfer(enum rma_dir dir, const struct pinned_range *local,
 	return 0;
 }
 
+/* Moves len bytes between local pieces and the peer's range at roffset. */
+static int transfer(struct endpoint *ep, enum rma_dir dir,
+		    const struct segment_list *local, uint64_t roffset,
+		    uint64_t len)
+{
+	int need = dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
+	int rc;
+
+	if (atomic_load(&ep->rma_path) == RMA_PATH_PROCESS_VM) {
+		const struct window_table *peer = handshake_peer_table(ep);
+		struct segment_list remote;
+
+		if (!peer)
+			return -ENXIO; /* no hello yet: no window of the peer */
+		rc = windows_pin_peer(ep, peer, roffset, len, need, &remote);
+		if (rc < 0)
+			return rc;
+		rc = copy_process_vm(ep, dir, local, peer, &remote);
+		windows_unpin_peer(ep, &remote);
+		if (rc != -EPERM && rc != -ENOSYS)
+			return rc == -ESRCH ? ep_lost_errno(ep) : rc;
+		/* The kernel keeps us out of this peer: its service copies. */
+		atomic_store(&ep->rma_path, RMA_PATH_SOCKET);
+	}
+	return fallback_copy(ep, dir, local, roffset, len);
+}
+
 /*
  * Common body of the four RMA calls. virt selects the "v" form (the local
  * side is ordinary memory at vaddr), otherwise loffset names local windows.
@@ -128,8 +218,7 @@ static int transfer(enum rma_dir dir, const struct pinned_range *local,
 static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	       off_t loffset, size_t len, off_t roffset, int flags)
 {
-	struct pinned_range local = {0}, remote = {0};
-	struct window_table *mine;
+	struct segment_list local;
 	struct endpoint *ep;
 	int rc;
 
@@ -143,33 +232,28 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	if (rc < 0 || len == 0)
 		goto out;
 
-	mine = ep_local_table(ep);
-	atomic_fetch_add(&mine->rma_started, 1);
-	rc = windows_pin(ep_peer_table(ep), (uint64_t)roffset, len,
-			 dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ,
-			 &remote);
-	if (rc == 0 && virt) {
-		local.count = 1;
-		local.segs = local.inline_segs;
-		local.segs[0].addr = (uint64_t)(uintptr_t)vaddr;
-		local.segs[0].len = len;
-	} else if (rc == 0) {
-		rc = windows_pin(mine, (uint64_t)loffset, len,
-				 dir == RMA_WRITE ? SCIF_PROT_READ
-						  : SCIF_PROT_WRITE,
-				 &local);
-		if (rc < 0)
-			windows_unpin(&remote);
+	windows_count_rma(ep, false);
+	if (virt) {
+		segments_init(&local);
+		rc = segments_push(&local, (struct segment){
+					       .addr = (uint64_t)(uintptr_t)vaddr,
+					       .len = len});
+	} else {
+		rc = windows_pin_local(ep, (uint64_t)loffset, len,
+				       dir == RMA_WRITE ? SCIF_PROT_READ
+							: SCIF_PROT_WRITE,
+				       &local);
 	}
 	if (rc == 0) {
-		rc = transfer(dir, &local, &remote);
-		if (!virt)
-			windows_unpin(&local);
-		windows_unpin(&remote);
+		rc = transfer(ep, dir, &local, (uint64_t)roffset, len);
+		if (virt)
+			segments_free(&local);
+		else
+			windows_unpin_local(ep, &local);
 	}
-	atomic_fetch_add(&mine->rma_completed, 1);
-	if (rc == -EFAULT && ep_peer_gone(ep))
-		rc = -ECONNRESET;
+	windows_count_rma(ep, true);
+	if (rc == -EFAULT && ep_peer_state(ep) < 0)
+		rc = ep_peer_state(ep);
 out:
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
@@ -201,19 +285,18 @@ int scif_vwriteto(scif_epd_t epd, void *addr, size_t len, off_t roffset,
 	return rma(epd, RMA_WRITE, true, addr, 0, len, roffset, rma_flags);
 }
 
-int rma_write_remote_value(struct endpoint *ep, uint64_t roff,
-			   const void *value, size_t len)
+int rma_write_peer(struct endpoint *ep, uint64_t roffset, const void *data,
+		   size_t len)
 {
-	struct pinned_range remote;
-	uint64_t done = 0;
-	int rc = windows_pin(ep_peer_table(ep), roff, len, 0, &remote);
+	struct segment_list local;
+	int rc;
 
-	for (size_t i = 0; rc == 0 && i < remote.count; i++) {
-		const struct segment *s = &remote.segs[i];
-		rc = rma_copy_remote(RMA_WRITE, (char *)value + done, s->pid,
-				     s->addr, s->len);
-		done += s->len;
-	}
-	windows_unpin(&remote); /* no-op when pinning failed */
+	segments_init(&local);
+	rc = segments_push(&local,
+			   (struct segment){.addr = (uint64_t)(uintptr_t)data,
+					    .len = len});
+	if (rc == 0)
+		rc = transfer(ep, RMA_WRITE, &local, roffset, len);
+	segments_free(&local);
 	return rc;
 }

@@ -1,23 +1,26 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
- * Registered address space: scif_register, scif_unregister and the
- * lock-free lookup ("pinning") used by RMAs of either side.
+ * Registered address space.
  *
- * Each side's window table lives in the connection's shared area. Only the
- * owning side writes it (under ep->lock); both sides read it. A reader
- * takes a slot by bumping its inflight counter and re-checking its sequence
- * number; a writer retiring a slot first makes the sequence odd and then
- * waits for inflight to drop to zero. With sequentially consistent
- * operations on both counters one of the two always sees the other, so an
- * RMA never touches memory of a window whose scif_unregister has returned.
+ * Our windows: the authoritative copy is private (ep->windows); each is
+ * also published in our table, which the peer maps read-only, so that its
+ * RMAs can find them without our help. Our own RMAs and the fallback
+ * service pin our windows in private memory.
+ *
+ * The peer's windows: read from the peer's table, where every field is
+ * hostile input, checked before use. It can only ever make us reach into
+ * the peer's own process. An RMA pins a peer window by counting itself in
+ * *our* table (pins[slot]) and re-checking the slot's sequence number; the
+ * peer retiring a slot makes the sequence odd, then waits for that count.
+ * Both sides use sequentially consistent operations, so one always sees
+ * the other. That wait is bounded: RETIRE_WAIT_MS while the peer lives,
+ * after which the connection is reset, and none at all once it is dead.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/mman.h>
+#include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 
@@ -32,30 +35,60 @@ static bool page_aligned(uint64_t value)
 	return (value & (SCIF_EMU_PAGE_SIZE - 1)) == 0;
 }
 
-static bool slot_overlaps(struct window_slot *s, uint64_t off, uint64_t len)
-{
-	uint64_t wlen = relaxed_load(&s->len);
-	uint64_t woff = relaxed_load(&s->offset);
+/* --- segment lists ---------------------------------------------------------- */
 
-	return wlen && woff < off + len && off < woff + wlen;
+void segments_init(struct segment_list *list)
+{
+	list->count = 0;
+	list->capacity =
+	    sizeof(list->inline_segs) / sizeof(list->inline_segs[0]);
+	list->segs = list->inline_segs;
 }
 
-/* Returns the end of a window overlapping [off, off+len), or 0. */
-static uint64_t first_overlap_end(struct window_table *t, uint64_t off,
+int segments_push(struct segment_list *list, struct segment seg)
+{
+	if (list->count == list->capacity) {
+		size_t cap = list->capacity * 2;
+		struct segment *grown = malloc(cap * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		memcpy(grown, list->segs, list->count * sizeof(*grown));
+		if (list->segs != list->inline_segs)
+			free(list->segs);
+		list->segs = grown;
+		list->capacity = cap;
+	}
+	list->segs[list->count++] = seg;
+	return 0;
+}
+
+void segments_free(struct segment_list *list)
+{
+	if (list->segs != list->inline_segs)
+		free(list->segs);
+	segments_init(list);
+}
+
+/* --- our windows -------------------------------------------------------------- */
+
+static bool overlaps(const struct window *w, uint64_t off, uint64_t len)
+{
+	return w->len && w->offset < off + len && off < w->offset + w->len;
+}
+
+/* Returns the end of one of our windows overlapping [off, off+len), or 0. */
+static uint64_t first_overlap_end(const struct window_set *set, uint64_t off,
 				  uint64_t len)
 {
-	uint32_t used = atomic_load(&t->used_slots);
-
-	for (uint32_t i = 0; i < used; i++)
-		if (slot_overlaps(&t->slots[i], off, len))
-			return relaxed_load(&t->slots[i].offset) +
-			       relaxed_load(&t->slots[i].len);
+	for (uint32_t i = 0; i < set->capacity; i++)
+		if (overlaps(&set->slots[i], off, len))
+			return set->slots[i].offset + set->slots[i].len;
 	return 0;
 }
 
 /* Picks a free page-aligned range of len bytes at or after hint. */
-static int choose_offset(struct window_table *t, uint64_t hint, uint64_t len,
-			 uint64_t *out)
+static int choose_offset(const struct window_set *set, uint64_t hint,
+			 uint64_t len, uint64_t *out)
 {
 	uint64_t starts[2] = {hint & ~(SCIF_EMU_PAGE_SIZE - 1), 0};
 
@@ -64,7 +97,7 @@ static int choose_offset(struct window_table *t, uint64_t hint, uint64_t len,
 	for (int attempt = 0; attempt < 2; attempt++) {
 		uint64_t cand = starts[attempt], end;
 		while (cand + len <= OFFSET_LIMIT &&
-		       (end = first_overlap_end(t, cand, len)) != 0)
+		       (end = first_overlap_end(set, cand, len)) != 0)
 			cand = end;
 		if (cand + len <= OFFSET_LIMIT) {
 			*out = cand;
@@ -74,196 +107,334 @@ static int choose_offset(struct window_table *t, uint64_t hint, uint64_t len,
 	return -ENOMEM;
 }
 
-static int free_slot(struct window_table *t)
+/* A slot with no window and no retirement in progress; grows the set. */
+static int free_slot(struct endpoint *ep)
 {
-	uint32_t used = atomic_load(&t->used_slots);
+	struct window_set *set = &ep->windows;
+	uint32_t cap = set->capacity;
 
-	for (uint32_t i = 0; i < used; i++)
-		if (!relaxed_load(&t->slots[i].len))
+	for (uint32_t i = 0; i < cap; i++)
+		if (!set->slots[i].len)
 			return (int)i;
-	if (used == SCIF_EMU_MAX_WINDOWS)
+	if (cap == SCIF_EMU_MAX_WINDOWS)
 		return -EAGAIN;
-	atomic_store(&t->used_slots, used + 1);
-	return (int)used;
+	uint32_t grown_cap = cap ? cap * 2 : 8;
+	if (grown_cap > SCIF_EMU_MAX_WINDOWS)
+		grown_cap = SCIF_EMU_MAX_WINDOWS;
+	struct window *grown =
+	    realloc(set->slots, grown_cap * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	memset(grown + cap, 0, (grown_cap - cap) * sizeof(*grown));
+	set->slots = grown;
+	set->capacity = grown_cap;
+	return (int)cap;
 }
 
-static void sleep_briefly(unsigned round)
+/* Writes window w into our published table (seqlock: odd while changing). */
+static void publish(struct window_table *t, uint32_t slot,
+		    const struct window *w)
 {
-	struct timespec pause = {.tv_nsec = 50 * 1000};
+	struct table_slot *s = &t->slots[slot];
 
-	if (round < 100)
-		sched_yield();
-	else
-		nanosleep(&pause, NULL);
-}
-
-/* Makes a slot unusable and waits for RMAs still using it. */
-static void retire_slot(struct endpoint *ep, struct window_slot *s)
-{
-	atomic_fetch_add(&s->seq, 1); /* odd: readers back off */
-	for (unsigned round = 0; atomic_load(&s->inflight); round++) {
-		/* A dead peer will never finish its RMAs. */
-		if (round > 100 && ep_peer_gone(ep))
-			break;
-		sleep_briefly(round);
-	}
-	relaxed_store(&s->len, 0);
+	atomic_fetch_add(&s->seq, 1);
+	relaxed_store(&s->prot, (uint32_t)w->prot);
+	relaxed_store(&s->offset, w->offset);
+	relaxed_store(&s->addr, w->addr);
+	relaxed_store(&s->len, w->len);
 	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
+	if (slot >= atomic_load(&t->used_slots))
+		atomic_store(&t->used_slots, slot + 1);
 }
 
 int windows_register(struct endpoint *ep, void *addr, size_t len, off_t offset,
 		     int prot, int map_flags, off_t *placed)
 {
-	struct window_table *t = ep_local_table(ep);
+	struct window_set *set = &ep->windows;
 	uint64_t where;
-	int slot, rc;
+	int slot, rc = 0;
 
+	pthread_mutex_lock(&set->lock);
 	if (map_flags & SCIF_MAP_FIXED) {
 		if ((uint64_t)offset >= OFFSET_LIMIT ||
 		    len > OFFSET_LIMIT - (uint64_t)offset ||
-		    first_overlap_end(t, (uint64_t)offset, len))
-			return -EADDRINUSE;
+		    first_overlap_end(set, (uint64_t)offset, len))
+			rc = -EADDRINUSE;
 		where = (uint64_t)offset;
-	} else if ((rc = choose_offset(t, (uint64_t)offset, len, &where)) < 0) {
-		return rc;
+	} else {
+		rc = choose_offset(set, (uint64_t)offset, len, &where);
 	}
-	if ((slot = free_slot(t)) < 0)
-		return slot;
+	if (rc == 0 && (slot = free_slot(ep)) < 0)
+		rc = slot;
+	if (rc == 0) {
+		struct window *w = &set->slots[slot];
+		*w = (struct window){.offset = where,
+				     .len = len,
+				     .addr = (uint64_t)(uintptr_t)addr,
+				     .prot = prot};
+		publish(ep->local_table, (uint32_t)slot, w);
+		*placed = (off_t)where;
+	}
+	pthread_mutex_unlock(&set->lock);
+	return rc;
+}
 
-	struct window_slot *s = &t->slots[slot];
-	atomic_fetch_add(&s->seq, 1);
-	relaxed_store(&s->prot, (uint32_t)prot);
-	relaxed_store(&s->pid, getpid());
-	relaxed_store(&s->offset, where);
-	relaxed_store(&s->addr, (uint64_t)(uintptr_t)addr);
-	relaxed_store(&s->len, len);
-	atomic_fetch_add_explicit(&s->seq, 1, memory_order_release);
-	*placed = (off_t)where;
-	return 0;
+static void pause_briefly(unsigned round)
+{
+	struct timespec pause = {.tv_nsec = 200 * 1000};
+
+	if (round < 50)
+		sched_yield();
+	else
+		nanosleep(&pause, NULL);
+}
+
+/*
+ * Waits until the peer runs no RMA on the retiring slots (marked in
+ * retiring[]): at most RETIRE_WAIT_MS while it lives, then the connection
+ * is reset, so that a peer holding a count can stall nobody.
+ */
+static void wait_peer_release(struct endpoint *ep, const bool *retiring,
+			      uint32_t count)
+{
+	const struct window_table *peer = handshake_peer_table(ep);
+	int64_t deadline = now_ms() + RETIRE_WAIT_MS;
+
+	if (!peer)
+		return; /* no hello yet: the peer cannot have found a window */
+	for (unsigned round = 0;; round++) {
+		bool busy = false;
+		for (uint32_t i = 0; i < count && !busy; i++)
+			busy = retiring[i] && atomic_load(&peer->pins[i]);
+		if (!busy || !ep_peer_process_alive(ep))
+			return; /* a dead peer holds nothing */
+		if (now_ms() >= deadline) {
+			ep_reset(ep, ECONNRESET);
+			return;
+		}
+		pause_briefly(round);
+	}
+}
+
+/*
+ * Retires the windows marked in retiring[]: no new pins, our own users
+ * finish, the peer's RMAs finish (bounded), then the slots are freed.
+ */
+static void retire(struct endpoint *ep, bool *retiring)
+{
+	struct window_set *set = &ep->windows;
+	struct window_table *t = ep->local_table;
+	uint32_t count = set->capacity;
+
+	for (uint32_t i = 0; i < count; i++)
+		if (retiring[i]) {
+			set->slots[i].retiring = true;
+			while (set->slots[i].users)
+				pthread_cond_wait(&set->idle, &set->lock);
+			atomic_fetch_add(&t->slots[i].seq, 1); /* odd */
+		}
+	pthread_mutex_unlock(&set->lock);
+	wait_peer_release(ep, retiring, count);
+	pthread_mutex_lock(&set->lock);
+	for (uint32_t i = 0; i < count; i++)
+		if (retiring[i]) {
+			set->slots[i] = (struct window){0};
+			relaxed_store(&t->slots[i].len, 0);
+			atomic_fetch_add_explicit(&t->slots[i].seq, 1,
+						  memory_order_release);
+		}
 }
 
 int windows_unregister(struct endpoint *ep, off_t offset, size_t len)
 {
-	struct window_table *t = ep_local_table(ep);
+	struct window_set *set = &ep->windows;
 	uint64_t off = (uint64_t)offset;
-	uint32_t used = atomic_load(&t->used_slots);
-	int found = 0;
+	bool retiring[SCIF_EMU_MAX_WINDOWS] = {0};
+	int found = 0, rc = 0;
 
+	pthread_mutex_lock(&set->lock);
 	/* Validate everything first: on error nothing is unregistered. */
-	for (uint32_t i = 0; i < used; i++) {
-		struct window_slot *s = &t->slots[i];
-		if (!slot_overlaps(s, off, len))
+	for (uint32_t i = 0; i < set->capacity && rc == 0; i++) {
+		const struct window *w = &set->slots[i];
+		if (!overlaps(w, off, len) || w->retiring)
 			continue;
-		uint64_t woff = relaxed_load(&s->offset);
-		if (woff < off || woff + relaxed_load(&s->len) > off + len)
-			return -EINVAL; /* would cut a window */
+		if (w->offset < off || w->offset + w->len > off + len)
+			rc = -EINVAL; /* would cut a window */
+		retiring[i] = true;
 		found++;
 	}
-	if (!found)
-		return -ENXIO;
-	for (uint32_t i = 0; i < used; i++)
-		if (slot_overlaps(&t->slots[i], off, len))
-			retire_slot(ep, &t->slots[i]);
-	return 0;
+	if (rc == 0 && !found)
+		rc = -ENXIO;
+	if (rc == 0)
+		retire(ep, retiring);
+	pthread_mutex_unlock(&set->lock);
+	return rc;
 }
 
 void windows_release_all(struct endpoint *ep)
 {
-	struct window_table *t = ep_local_table(ep);
-	uint32_t used;
+	struct window_set *set = &ep->windows;
+	bool retiring[SCIF_EMU_MAX_WINDOWS] = {0};
+	bool any = false;
 
-	pthread_mutex_lock(&ep->lock);
-	used = atomic_load(&t->used_slots);
-	for (uint32_t i = 0; i < used; i++)
-		if (relaxed_load(&t->slots[i].len))
-			retire_slot(ep, &t->slots[i]);
-	pthread_mutex_unlock(&ep->lock);
+	if (!ep->local_table)
+		return;
+	pthread_mutex_lock(&set->lock);
+	for (uint32_t i = 0; i < set->capacity; i++)
+		if (set->slots[i].len && !set->slots[i].retiring)
+			any = retiring[i] = true;
+	if (any)
+		retire(ep, retiring);
+	pthread_mutex_unlock(&set->lock);
 }
 
-/* --- pinning -------------------------------------------------------------- */
+/* --- pinning our windows -------------------------------------------------- */
 
-static int range_push(struct pinned_range *r, struct segment seg)
+static void unpin_local_locked(struct window_set *set,
+			       const struct segment_list *list)
 {
-	if (r->count == r->capacity) {
-		size_t cap = r->capacity * 2;
-		struct segment *grown = malloc(cap * sizeof(*grown));
-		if (!grown)
-			return -ENOMEM;
-		for (size_t i = 0; i < r->count; i++)
-			grown[i] = r->segs[i];
-		if (r->segs != r->inline_segs)
-			free(r->segs);
-		r->segs = grown;
-		r->capacity = cap;
+	for (size_t i = 0; i < list->count; i++)
+		set->slots[list->segs[i].slot].users--;
+	pthread_cond_broadcast(&set->idle);
+}
+
+int windows_pin_local(struct endpoint *ep, uint64_t offset, uint64_t len,
+		      int need_prot, struct segment_list *out)
+{
+	struct window_set *set = &ep->windows;
+	uint64_t cur = offset, end = offset + len;
+	int rc = 0;
+
+	segments_init(out);
+	if (end < offset)
+		return -ENXIO;
+	pthread_mutex_lock(&set->lock);
+	while (cur < end && rc == 0) {
+		uint32_t i;
+		for (i = 0; i < set->capacity; i++) {
+			const struct window *w = &set->slots[i];
+			if (w->len && !w->retiring && cur >= w->offset &&
+			    cur - w->offset < w->len)
+				break;
+		}
+		if (i == set->capacity) {
+			rc = -ENXIO;
+			break;
+		}
+		struct window *w = &set->slots[i];
+		uint64_t wend = w->offset + w->len;
+		struct segment seg = {
+		    .slot = i,
+		    .addr = w->addr + (cur - w->offset),
+		    .len = (end < wend ? end : wend) - cur,
+		};
+		if ((w->prot & need_prot) != need_prot)
+			rc = -EACCES;
+		else if ((rc = segments_push(out, seg)) == 0)
+			w->users++;
+		cur += seg.len;
 	}
-	r->segs[r->count++] = seg;
-	return 0;
+	if (rc < 0) {
+		unpin_local_locked(set, out);
+		segments_free(out);
+	}
+	pthread_mutex_unlock(&set->lock);
+	return rc;
 }
 
-/*
- * Pins the live window containing offset cur. Returns 1 and fills *seg on
- * success, 0 if no window contains cur.
- */
-static int pin_window_at(struct window_table *t, uint64_t cur, uint64_t end,
-			 uint32_t *prot, struct segment *seg)
+void windows_unpin_local(struct endpoint *ep, struct segment_list *list)
 {
-	uint32_t used = atomic_load(&t->used_slots);
+	pthread_mutex_lock(&ep->windows.lock);
+	unpin_local_locked(&ep->windows, list);
+	pthread_mutex_unlock(&ep->windows.lock);
+	segments_free(list);
+}
 
+/* --- pinning the peer's windows ------------------------------------------- */
+
+/* What a peer slot says, taken only when its sequence is stable. */
+struct peer_window {
+	uint32_t seq;
+	uint32_t prot;
+	uint64_t offset, len, addr;
+};
+
+static bool read_peer_slot(const struct table_slot *s, struct peer_window *w)
+{
+	w->seq = atomic_load_explicit(&s->seq, memory_order_acquire);
+	w->prot = relaxed_load(&s->prot);
+	w->offset = relaxed_load(&s->offset);
+	w->len = relaxed_load(&s->len);
+	w->addr = relaxed_load(&s->addr);
+	/* Everything the peer wrote is checked: no wrap, nothing unknown. */
+	return !(w->seq & 1) && w->len && page_aligned(w->offset) &&
+	       page_aligned(w->len) && page_aligned(w->addr) &&
+	       w->offset < OFFSET_LIMIT && w->len <= OFFSET_LIMIT - w->offset &&
+	       w->addr <= UINT64_MAX - w->len && w->prot &&
+	       !(w->prot & ~(uint32_t)(SCIF_PROT_READ | SCIF_PROT_WRITE));
+}
+
+void windows_unpin_peer(struct endpoint *ep, struct segment_list *list)
+{
+	for (size_t i = 0; i < list->count; i++)
+		atomic_fetch_sub_explicit(
+		    &ep->local_table->pins[list->segs[i].slot], 1,
+		    memory_order_release);
+	segments_free(list);
+}
+
+/* Pins the peer window containing cur; 1 if found, 0 if not, -EACCES. */
+static int pin_peer_at(struct endpoint *ep, const struct window_table *peer,
+		       uint64_t cur, uint64_t end, int need_prot,
+		       struct segment *seg)
+{
+	uint32_t used = atomic_load(&peer->used_slots);
+
+	if (used > SCIF_EMU_MAX_WINDOWS)
+		used = SCIF_EMU_MAX_WINDOWS;
 	for (uint32_t i = 0; i < used; i++) {
-		struct window_slot *s = &t->slots[i];
-		uint32_t seq =
-		    atomic_load_explicit(&s->seq, memory_order_acquire);
-		if (seq & 1)
+		struct peer_window w;
+		if (!read_peer_slot(&peer->slots[i], &w) || cur < w.offset ||
+		    cur - w.offset >= w.len)
 			continue;
-		uint64_t wlen = relaxed_load(&s->len);
-		uint64_t woff = relaxed_load(&s->offset);
-		if (!wlen || cur < woff || cur - woff >= wlen)
-			continue;
-		uint64_t waddr = relaxed_load(&s->addr);
-		int32_t pid = relaxed_load(&s->pid);
-		*prot = relaxed_load(&s->prot);
-		atomic_fetch_add(&s->inflight, 1);
-		if (atomic_load(&s->seq) != seq) {
+		if (((int)w.prot & need_prot) != need_prot)
+			return -EACCES;
+		atomic_fetch_add(&ep->local_table->pins[i], 1);
+		if (atomic_load(&peer->slots[i].seq) != w.seq) {
 			/* Changed under us: it is being unregistered. */
-			atomic_fetch_sub(&s->inflight, 1);
+			atomic_fetch_sub(&ep->local_table->pins[i], 1);
 			continue;
 		}
-		uint64_t wend = woff + wlen;
-		seg->slot = i;
-		seg->pid = pid;
-		seg->addr = waddr + (cur - woff);
-		seg->len = (end < wend ? end : wend) - cur;
+		uint64_t wend = w.offset + w.len;
+		*seg = (struct segment){
+		    .slot = i,
+		    .seq = w.seq,
+		    .addr = w.addr + (cur - w.offset),
+		    .len = (end < wend ? end : wend) - cur,
+		};
 		return 1;
 	}
 	return 0;
 }
 
-int windows_pin(struct window_table *table, uint64_t offset, uint64_t len,
-		int need_prot, struct pinned_range *out)
+int windows_pin_peer(struct endpoint *ep, const struct window_table *peer,
+		     uint64_t offset, uint64_t len, int need_prot,
+		     struct segment_list *out)
 {
 	uint64_t cur = offset, end = offset + len;
 
-	out->table = table;
-	out->count = 0;
-	out->capacity = sizeof(out->inline_segs) / sizeof(out->inline_segs[0]);
-	out->segs = out->inline_segs;
+	segments_init(out);
 	if (end < offset)
 		return -ENXIO;
 	while (cur < end) {
 		struct segment seg;
-		uint32_t prot;
-		int rc = -ENXIO;
-
-		if (pin_window_at(table, cur, end, &prot, &seg)) {
-			rc = ((int)prot & need_prot) == need_prot
-				 ? range_push(out, seg)
-				 : -EACCES;
-			if (rc < 0)
-				atomic_fetch_sub(
-				    &table->slots[seg.slot].inflight, 1);
-		}
+		int rc = pin_peer_at(ep, peer, cur, end, need_prot, &seg);
+		if (rc == 0)
+			rc = -ENXIO;
+		else if (rc == 1 && (rc = segments_push(out, seg)) < 0)
+			atomic_fetch_sub(&ep->local_table->pins[seg.slot], 1);
 		if (rc < 0) {
-			windows_unpin(out);
+			windows_unpin_peer(ep, out);
 			return rc;
 		}
 		cur += seg.len;
@@ -271,71 +442,25 @@ int windows_pin(struct window_table *table, uint64_t offset, uint64_t len,
 	return 0;
 }
 
-void windows_unpin(struct pinned_range *range)
+bool windows_peer_still_valid(const struct window_table *peer,
+			      const struct segment *seg)
 {
-	for (size_t i = 0; i < range->count; i++)
-		atomic_fetch_sub_explicit(
-		    &range->table->slots[range->segs[i].slot].inflight, 1,
-		    memory_order_release);
-	if (range->segs != range->inline_segs)
-		free(range->segs);
-	range->segs = range->inline_segs;
-	range->count = 0;
+	uint32_t seq = atomic_load(&peer->slots[seg->slot].seq);
+
+	/* Retiring (seq + 1) still waits for us; anything else is gone. */
+	return seq == seg->seq || seq == seg->seq + 1;
 }
 
-/* --- API --------------------------------------------------------------- */
+/* --- fence counters ------------------------------------------------------- */
 
-off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
-		    int prot_flags, int map_flags)
+void windows_count_rma(struct endpoint *ep, bool completed)
 {
-	struct endpoint *ep;
-	off_t placed = 0;
-	int rc;
+	struct window_table *t = ep->local_table;
 
-	if (!(ep = ep_get(epd)))
-		return SCIF_REGISTER_FAILED;
-	if (!page_aligned((uintptr_t)addr) || !page_aligned(len) || !len ||
-	    offset < 0 || !prot_flags ||
-	    (prot_flags & ~(SCIF_PROT_READ | SCIF_PROT_WRITE)) ||
-	    (map_flags & ~SCIF_MAP_FIXED) ||
-	    ((map_flags & SCIF_MAP_FIXED) && !page_aligned((uint64_t)offset)))
-		rc = -EINVAL;
-	else if ((rc = ep_check_connected(ep)) == 0 &&
-		 msync(addr, len, MS_ASYNC) < 0)
-		rc = -EFAULT; /* some page of the range is not mapped */
-	if (rc == 0) {
-		/* Lets peers fall back to our helper thread if needed. */
-		rma_socket_serve_start();
-		pthread_mutex_lock(&ep->lock);
-		rc = windows_register(ep, addr, len, offset, prot_flags,
-				      map_flags, &placed);
-		pthread_mutex_unlock(&ep->lock);
-	}
-	ep_put(ep);
-	if (rc < 0) {
-		errno = -rc;
-		return SCIF_REGISTER_FAILED;
-	}
-	return placed;
+	atomic_fetch_add(completed ? &t->rma_completed : &t->rma_started, 1);
 }
 
-int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
+uint32_t windows_rma_count(const struct window_table *t, bool completed)
 {
-	struct endpoint *ep;
-	int rc;
-
-	if (!(ep = ep_get(epd)))
-		return -1;
-	if (offset < 0 || !page_aligned((uint64_t)offset) || !len ||
-	    !page_aligned(len) || len > OFFSET_LIMIT)
-		rc = -EINVAL;
-	else
-		rc = ep_check_connected(ep);
-	if (rc == 0) {
-		pthread_mutex_lock(&ep->lock);
-		rc = windows_unregister(ep, offset, len);
-		pthread_mutex_unlock(&ep->lock);
-	}
-	ep_put(ep);
-	return rc < 0 ? fail(-rc) : 0;
+	return atomic_load(completed ? &t->rma_completed : &t->rma_started);
 }

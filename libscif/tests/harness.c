@@ -119,7 +119,11 @@ scif_epd_t harness_connect(uint16_t node, uint16_t port)
 	scif_epd_t epd = scif_open();
 
 	CHECK(epd >= 0);
-	CHECK(scif_connect(epd, &dst) >= SCIF_PORT_RSVD);
+	int rc = scif_connect(epd, &dst);
+	CHECK(rc >= SCIF_PORT_RSVD);
+	if (rc < 0)
+		fprintf(stderr, "    connect to %u:%u: %s\n", node, port,
+			strerror(errno));
 	return epd;
 }
 

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * The server side of the fallback RMA path: one listening socket per
+ * process and domain, "<domain>/rma/<pid>", in the domain's protected
+ * directory. Each accepted channel gets a thread of its own, so a slow or
+ * hostile client holds up nobody else, and every step of a request is
+ * bounded by FALLBACK_TIMEOUT_MS. A channel serves exactly one of our
+ * endpoints: the one its client is connected to, as the kernel tells
+ * (SO_PEERCRED), and only that endpoint's windows with their protection.
+ * Copies into and out of windows go through process_vm_* on ourselves, so
+ * a window the application unmapped without unregistering is an EFAULT,
+ * not a crash.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+#define SERVICE_MAX_CHANNELS 64
+
+struct service {
+	struct service *next;
+	struct domain *dom;
+	pid_t pid;
+	int fd;
+};
+
+static pthread_mutex_t services_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct service *services;
+static atomic_int channels;
+
+int fallback_io(int fd, enum rma_dir dir, void *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = dir == RMA_WRITE ? send(fd, buf, len, MSG_NOSIGNAL)
+					     : recv(fd, buf, len, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return -ETIMEDOUT;
+		if (n < 0 && errno == EFAULT)
+			return -EFAULT;
+		if (n <= 0)
+			return -ECONNRESET;
+		buf = (char *)buf + n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+void fallback_set_timeouts(int fd)
+{
+	struct timeval tv = {.tv_sec = FALLBACK_TIMEOUT_MS / 1000,
+			     .tv_usec = FALLBACK_TIMEOUT_MS % 1000 * 1000};
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/* --- one channel ------------------------------------------------------------ */
+
+struct channel_owner {
+	uint64_t token;
+	pid_t client;
+};
+
+/* The endpoint a channel may serve: ours, connected, to that client. */
+static bool serves(struct endpoint *ep, const void *arg)
+{
+	const struct channel_owner *who = arg;
+
+	return ep->owner == getpid() && ep->state == EP_CONNECTED &&
+	       ep->local_table && ep->token == who->token &&
+	       ep->peer_pid == who->client && !atomic_load(&ep->closing);
+}
+
+/* Copies between buf and our windows at offset; 0, -ENXIO, -EACCES... */
+static int copy_window(struct endpoint *ep, uint64_t offset, void *buf,
+		       size_t len, enum rma_dir dir)
+{
+	struct segment_list segs;
+	int need = dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
+	int rc = windows_pin_local(ep, offset, len, need, &segs);
+	size_t done = 0;
+
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; rc == 0 && i < segs.count; i++) {
+		struct iovec mine = {(char *)buf + done, segs.segs[i].len};
+		struct iovec win = {(void *)(uintptr_t)segs.segs[i].addr,
+				    segs.segs[i].len};
+		ssize_t n = dir == RMA_WRITE
+				? process_vm_writev(getpid(), &mine, 1, &win,
+						    1, 0)
+				: process_vm_readv(getpid(), &mine, 1, &win, 1,
+						   0);
+		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
+			/* No process_vm_* at all: a plain copy then. */
+			if (dir == RMA_WRITE)
+				memcpy(win.iov_base, mine.iov_base, win.iov_len);
+			else
+				memcpy(mine.iov_base, win.iov_base, win.iov_len);
+			n = (ssize_t)win.iov_len;
+		}
+		if (n != (ssize_t)win.iov_len)
+			rc = -EFAULT;
+		done += segs.segs[i].len;
+	}
+	windows_unpin_local(ep, &segs);
+	return rc;
+}
+
+/* Serves one request; returns false when the channel must close. */
+static bool serve_request(int fd, struct endpoint *ep,
+			  const struct fallback_request *req, char *bounce)
+{
+	int need = req->dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
+	struct segment_list probe;
+	int32_t status = 0;
+
+	if (req->dir != RMA_READ && req->dir != RMA_WRITE)
+		return false;
+	if (req->len && (status = -windows_pin_local(ep, req->offset, req->len,
+						       need, &probe)) == 0)
+		windows_unpin_local(ep, &probe);
+	if (fallback_io(fd, RMA_WRITE, &status, sizeof(status)) < 0)
+		return false;
+	if (status)
+		return true;
+	for (uint64_t done = 0; done < req->len;) {
+		size_t n = req->len - done < FALLBACK_CHUNK
+			       ? (size_t)(req->len - done)
+			       : FALLBACK_CHUNK;
+		if (req->dir == RMA_WRITE) {
+			/* Keep reading the bytes sent even after a failure. */
+			if (fallback_io(fd, RMA_READ, bounce, n) < 0)
+				return false;
+			if (status == 0)
+				status = -copy_window(ep, req->offset + done,
+						      bounce, n, RMA_WRITE);
+		} else {
+			struct fallback_chunk chunk = {0, (uint32_t)n};
+			chunk.status = -copy_window(ep, req->offset + done,
+						    bounce, n, RMA_READ);
+			if (chunk.status)
+				chunk.len = 0;
+			if (fallback_io(fd, RMA_WRITE, &chunk, sizeof(chunk)) <
+				0 ||
+			    (chunk.len &&
+			     fallback_io(fd, RMA_WRITE, bounce, n) < 0))
+				return false;
+			if (chunk.status)
+				return true;
+		}
+		done += n;
+	}
+	return req->dir == RMA_READ ||
+	       fallback_io(fd, RMA_WRITE, &status, sizeof(status)) == 0;
+}
+
+/* Waits for the next request while ep stays connected and open. */
+static bool wait_request(int fd, struct endpoint *ep)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+
+	for (;;) {
+		if (atomic_load(&ep->closing) || ep_peer_state(ep) < 0)
+			return false;
+		int n = poll(&pfd, 1, 500);
+		if (n > 0)
+			return true;
+		if (n < 0 && errno != EINTR)
+			return false;
+	}
+}
+
+static void *channel_main(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct fallback_open open_msg;
+	struct fallback_request req;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct endpoint *ep = NULL;
+	char *bounce = malloc(FALLBACK_CHUNK);
+	int32_t status = EACCES;
+
+	fallback_set_timeouts(fd);
+	if (bounce &&
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
+	    fallback_io(fd, RMA_READ, &open_msg, sizeof(open_msg)) == 0 &&
+	    open_msg.magic == FALLBACK_MAGIC &&
+	    open_msg.version == FALLBACK_VERSION) {
+		struct channel_owner who = {open_msg.token, cred.pid};
+		ep = ep_find(serves, &who);
+		status = ep ? 0 : EACCES;
+		if (fallback_io(fd, RMA_WRITE, &status, sizeof(status)) < 0)
+			status = EPIPE;
+	}
+	while (ep && status == 0 && wait_request(fd, ep) &&
+	       fallback_io(fd, RMA_READ, &req, sizeof(req)) == 0 &&
+	       serve_request(fd, ep, &req, bounce))
+		;
+	if (ep)
+		ep_put(ep);
+	free(bounce);
+	close(fd);
+	atomic_fetch_sub(&channels, 1);
+	return NULL;
+}
+
+/* --- the listener ------------------------------------------------------------ */
+
+static void *accept_main(void *arg)
+{
+	struct service *s = arg;
+	struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
+
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0) {
+			/* Out of descriptors or memory: wait, never spin. */
+			if (errno != EINTR && errno != ECONNABORTED)
+				nanosleep(&pause, NULL);
+			continue;
+		}
+		pthread_attr_t attr;
+		pthread_t thread;
+		bool started = false;
+		if (atomic_fetch_add(&channels, 1) < SERVICE_MAX_CHANNELS) {
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr,
+						    PTHREAD_CREATE_DETACHED);
+			started = pthread_create(&thread, &attr, channel_main,
+						 (void *)(intptr_t)fd) == 0;
+			pthread_attr_destroy(&attr);
+		}
+		if (!started) {
+			atomic_fetch_sub(&channels, 1);
+			close(fd);
+		}
+	}
+	return NULL;
+}
+
+static int listen_here(struct domain *d)
+{
+	struct sockaddr_un addr;
+	socklen_t len = (socklen_t)service_address(d, getpid(), &addr);
+	const char *rel = addr.sun_path + strlen(d->path) + 1;
+	int fd;
+
+	if (mkdirat(d->dirfd, "rma", d->mode) < 0 && errno != EEXIST)
+		return -errno;
+	unlinkat(d->dirfd, rel, 0); /* left by a dead process with our pid */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, 64) < 0) {
+		int err = errno;
+		close(fd);
+		return -err;
+	}
+	fchmodat(d->dirfd, rel, d->mode & 0666, 0);
+	return fd;
+}
+
+int fallback_service_start(struct endpoint *ep)
+{
+	struct service *s;
+	int rc = 0;
+
+	pthread_mutex_lock(&services_lock);
+	/* A fork()ed child has no helper thread: it starts its own. */
+	for (s = services; s; s = s->next)
+		if (s->dom == ep->dom && s->pid == getpid())
+			goto out;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	s->fd = listen_here(ep->dom);
+	if (s->fd < 0) {
+		rc = s->fd;
+		free(s);
+		goto out;
+	}
+	/* The service lives as long as the process: so does its domain. */
+	domain_ref(ep->dom);
+	s->dom = ep->dom;
+	s->pid = getpid();
+	pthread_attr_t attr;
+	pthread_t thread;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	rc = -pthread_create(&thread, &attr, accept_main, s);
+	pthread_attr_destroy(&attr);
+	if (rc < 0) {
+		close(s->fd);
+		domain_put(s->dom);
+		free(s);
+		goto out;
+	}
+	s->next = services;
+	services = s;
+out:
+	pthread_mutex_unlock(&services_lock);
+	return rc;
+}
