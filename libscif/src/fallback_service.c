@@ -258,9 +258,10 @@ static int listen_here(struct domain *d)
 	socklen_t len = (socklen_t)service_address(d, getpid(), &addr);
 	const char *rel = addr.sun_path + strlen(d->path) + 1;
 	int fd;
+	int rc = domain_mkdir(d, d->dirfd, "rma");
 
-	if (mkdirat(d->dirfd, "rma", d->mode) < 0 && errno != EEXIST)
-		return -errno;
+	if (rc < 0)
+		return rc;
 	unlinkat(d->dirfd, rel, 0); /* left by a dead process with our pid */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

@@ -296,11 +296,12 @@ static struct window_table *table_adopt(int memfd)
 	return t;
 }
 
-/* Keeps the first descriptor received, closes any other. */
+/*
+ * Keeps the first descriptor received, closes any other; false when the
+ * kernel had to drop some (EMFILE, or more than we take).
+ */
 static bool collect_fds(struct endpoint *ep, struct msghdr *msg)
 {
-	if (msg->msg_flags & MSG_CTRUNC)
-		return false; /* descriptors lost (EMFILE) or too many */
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
 	     c = CMSG_NXTHDR(msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -315,7 +316,7 @@ static bool collect_fds(struct endpoint *ep, struct msghdr *msg)
 				close(fd);
 		}
 	}
-	return true;
+	return !(msg->msg_flags & MSG_CTRUNC);
 }
 
 static int hello_complete(struct endpoint *ep)

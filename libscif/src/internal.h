@@ -43,7 +43,7 @@
 #define DOMAIN_PATH_MAX 88
 
 /* Waits on a peer that the library bounds (see the trust model). */
-#define RETIRE_WAIT_MS	    50	 /* unregister/close vs the peer's RMAs */
+#define RETIRE_WAIT_MS	    20	 /* unregister/close vs the peer's RMAs */
 #define FALLBACK_TIMEOUT_MS 1000 /* one step of a fallback RMA */
 
 /* Stores err in errno and returns -1: the common failure exit. */
@@ -97,6 +97,8 @@ struct domain {
 int domain_get(const char *path, struct domain **out);
 void domain_ref(struct domain *d);
 void domain_put(struct domain *d);
+/* Creates a directory with d's mode (not the umask's); 0 if it exists. */
+int domain_mkdir(const struct domain *d, int dirfd, const char *name);
 /* Opens, creating it with mode's read/write bits, a regular file. */
 int domain_open_file(int dirfd, const char *name, unsigned mode);
 /* Takes d's lock, first resetting state inherited across fork(). */

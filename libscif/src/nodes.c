@@ -177,6 +177,15 @@ static int open_domain_dir(const char *path, unsigned *mode)
 	return fd;
 }
 
+int domain_mkdir(const struct domain *d, int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, d->mode) == 0)
+		fchmodat(dirfd, name, d->mode, 0); /* whatever the umask */
+	else if (errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
 /* Opens (creating it with the domain's mode) a regular file in dirfd. */
 int domain_open_file(int dirfd, const char *name, unsigned mode)
 {

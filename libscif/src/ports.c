@@ -149,8 +149,9 @@ static int bind_socket_file(struct domain *d, uint16_t node, uint16_t pn,
 	if (!is_admin_port(pn)) {
 		char dir[8];
 		snprintf(dir, sizeof(dir), "%u", node);
-		if (mkdirat(d->dirfd, dir, d->mode) < 0 && errno != EEXIST)
-			return -errno;
+		int rc = domain_mkdir(d, d->dirfd, dir);
+		if (rc < 0)
+			return rc;
 	}
 	port_file(node, pn, rel, sizeof(rel));
 	unlinkat(d->dirfd, rel, 0);

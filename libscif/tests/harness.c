@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <ftw.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -70,8 +71,30 @@ void harness_join(pid_t child)
 			status);
 }
 
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void harness_remove_domain(const char *name)
+{
+	char path[256];
+
+	if (name[0] == '/')
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/tmp/scif-emu-%lu/%s",
+			 (unsigned long)geteuid(), name);
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int harness_finish(void)
 {
+	harness_remove_domain(getenv("SCIF_EMU_DOMAIN"));
 	printf("%s: %d checks, %d failed\n", test_name, harness_checks,
 	       harness_failures);
 	return harness_failures ? 1 : 0;

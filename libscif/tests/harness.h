@@ -44,7 +44,10 @@ pid_t harness_spawn(int node, void (*fn)(void *), void *arg);
 /* Waits for a child; records a failure unless it exited with 0. */
 void harness_join(pid_t child);
 
-/* Prints the summary; returns the process exit code. */
+/* Removes a domain's directory (a name or an absolute path). */
+void harness_remove_domain(const char *name);
+
+/* Prints the summary, removes the test's domain; returns the exit code. */
 int harness_finish(void);
 
 /* One-way signalling channel between processes. */
