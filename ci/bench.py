@@ -213,7 +213,7 @@ class Runner:
             self.scif_port += 1
             port = self.scif_port
             domain = self.env_run["SCIF_EMU_DOMAIN"]
-            return f"scif://{port}", f"scif://0:{port}", f"@scif-emu/{domain}/0/{port}"
+            return f"scif://{port}", f"scif://0:{port}", f"{domain}/0/{port}"
         if transport == "ipc":
             path = self.workdir / f"{self.seq}.ipc"
             return f"ipc://{path}", f"ipc://{path}", str(path)
@@ -291,7 +291,9 @@ class Runner:
     def measure(self, transport: str, size: int, kind: str, count: int) -> float:
         """One run: the tool's throughput in msg/s or latency in us."""
         self.seq += 1
-        self.env_run = {**self.env, "SCIF_EMU_DOMAIN": f"bench-{os.getpid()}-{self.seq}"}
+        # A private emulated machine per run, inside the work directory.
+        domain = self.workdir / f"domain-{self.seq}"
+        self.env_run = {**self.env, "SCIF_EMU_DOMAIN": str(domain)}
         deadline = time.monotonic() + self.timeout
         procs: list[Proc] = []
         try:

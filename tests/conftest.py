@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,12 +16,15 @@ def repo_root() -> Path:
 
 
 @pytest.fixture
-def scif_domain(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> str:
+def scif_domain(monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Iterator[str]:
     """A private emulated SCIF machine (node 0 = this process, 2 nodes online)."""
     import os
+    import shutil
 
     domain = f"pytest-{os.getpid()}-{request.node.name}"[:64].replace("/", "_")
     monkeypatch.setenv("SCIF_EMU_DOMAIN", domain)
     monkeypatch.setenv("SCIF_EMU_NODE", "0")
     monkeypatch.setenv("SCIF_EMU_NODES", "2")
-    return domain
+    yield domain
+    # libscif keeps a domain's sockets and locks in this private directory.
+    shutil.rmtree(f"/tmp/scif-emu-{os.geteuid()}/{domain}", ignore_errors=True)

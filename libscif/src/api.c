@@ -174,7 +174,7 @@ int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 	if (ep->state == EP_CONNECTING) {
 		/* Report the outcome of the earlier non-blocking request. */
 		rc = ep->connect_result;
-		ep->state = rc == 0		? EP_CONNECTED
+		ep->state = rc == 0	     ? EP_CONNECTED
 			    : ep->holds_port ? EP_BOUND
 					     : EP_UNBOUND;
 	} else if (ep->state == EP_CONNECTED) {
@@ -218,8 +218,8 @@ static int adopt_connection(struct endpoint *listener, int fd,
 			    struct scif_portID *peer, scif_epd_t *newepd)
 {
 	struct endpoint *ep;
-	int rc = ep_create(fd, listener->node, listener->nodes, listener->dom,
-			   &ep);
+	int rc =
+	    ep_create(fd, listener->node, listener->nodes, listener->dom, &ep);
 
 	if (rc < 0) {
 		close(fd);

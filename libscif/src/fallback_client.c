@@ -72,8 +72,8 @@ static int move_segments(int fd, enum rma_dir dir,
 			continue;
 		}
 		uint64_t n = s->len - pos < len ? s->len - pos : len;
-		int rc = fallback_io(fd, dir, (void *)(uintptr_t)(s->addr + pos),
-				     (size_t)n);
+		int rc = fallback_io(
+		    fd, dir, (void *)(uintptr_t)(s->addr + pos), (size_t)n);
 		if (rc < 0)
 			return rc;
 		len -= n;
@@ -86,8 +86,8 @@ static int request(struct endpoint *ep, enum rma_dir dir,
 		   const struct segment_list *local, uint64_t roffset,
 		   uint64_t len)
 {
-	struct fallback_request req = {.dir = dir, .offset = roffset,
-				       .len = len};
+	struct fallback_request req = {
+	    .dir = dir, .offset = roffset, .len = len};
 	int fd = ep->channel_fd;
 	int32_t status;
 	int rc;

@@ -66,7 +66,8 @@ void fallback_set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
-/* --- one channel ------------------------------------------------------------ */
+/* --- one channel ------------------------------------------------------------
+ */
 
 struct channel_owner {
 	uint64_t token;
@@ -98,17 +99,18 @@ static int copy_window(struct endpoint *ep, uint64_t offset, void *buf,
 		struct iovec mine = {(char *)buf + done, segs.segs[i].len};
 		struct iovec win = {(void *)(uintptr_t)segs.segs[i].addr,
 				    segs.segs[i].len};
-		ssize_t n = dir == RMA_WRITE
-				? process_vm_writev(getpid(), &mine, 1, &win,
-						    1, 0)
-				: process_vm_readv(getpid(), &mine, 1, &win, 1,
-						   0);
+		ssize_t n =
+		    dir == RMA_WRITE
+			? process_vm_writev(getpid(), &mine, 1, &win, 1, 0)
+			: process_vm_readv(getpid(), &mine, 1, &win, 1, 0);
 		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
 			/* No process_vm_* at all: a plain copy then. */
 			if (dir == RMA_WRITE)
-				memcpy(win.iov_base, mine.iov_base, win.iov_len);
+				memcpy(win.iov_base, mine.iov_base,
+				       win.iov_len);
 			else
-				memcpy(mine.iov_base, win.iov_base, win.iov_len);
+				memcpy(mine.iov_base, win.iov_base,
+				       win.iov_len);
 			n = (ssize_t)win.iov_len;
 		}
 		if (n != (ssize_t)win.iov_len)
@@ -130,7 +132,7 @@ static bool serve_request(int fd, struct endpoint *ep,
 	if (req->dir != RMA_READ && req->dir != RMA_WRITE)
 		return false;
 	if (req->len && (status = -windows_pin_local(ep, req->offset, req->len,
-						       need, &probe)) == 0)
+						     need, &probe)) == 0)
 		windows_unpin_local(ep, &probe);
 	if (fallback_io(fd, RMA_WRITE, &status, sizeof(status)) < 0)
 		return false;
@@ -218,7 +220,8 @@ static void *channel_main(void *arg)
 	return NULL;
 }
 
-/* --- the listener ------------------------------------------------------------ */
+/* --- the listener ------------------------------------------------------------
+ */
 
 static void *accept_main(void *arg)
 {

@@ -46,7 +46,8 @@ static int wait_mark(struct endpoint *ep, int mark)
 	for (unsigned round = 0;; round++) {
 		const struct window_table *t = counters(ep, peer);
 		uint32_t done = t ? windows_rma_count(t, true) & MARK_COUNT : 0;
-		/* Reached when done - target is "small non-negative" mod 2^30. */
+		/* Reached when done - target is "small non-negative" mod 2^30.
+		 */
 		if (((done - target) & MARK_COUNT) < MARK_COUNT / 2)
 			return 0;
 		if (peer && !ep_peer_process_alive(ep))
@@ -101,8 +102,8 @@ static int signal_local(struct endpoint *ep, uint64_t loff, uint64_t value)
 {
 	struct segment_list local;
 	size_t done = 0;
-	int rc = windows_pin_local(ep, loff, sizeof(value), SCIF_PROT_WRITE,
-				   &local);
+	int rc =
+	    windows_pin_local(ep, loff, sizeof(value), SCIF_PROT_WRITE, &local);
 
 	if (rc < 0)
 		return rc;

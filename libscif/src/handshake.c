@@ -42,13 +42,14 @@ struct hello {
 	uint32_t version;
 };
 
-/* --- our table ------------------------------------------------------------- */
+/* --- our table -------------------------------------------------------------
+ */
 
 /* Creates our sealed table; returns its memfd (mapping in ep). */
 static int table_create(struct endpoint *ep)
 {
-	int memfd = memfd_create("scif-emu-windows",
-				 MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int memfd =
+	    memfd_create("scif-emu-windows", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	struct window_table *t;
 
 	if (memfd < 0)
@@ -107,14 +108,15 @@ static int send_hello(struct endpoint *ep, int memfd)
 	return errno == EPIPE || errno == ECONNRESET ? 0 : -ECONNREFUSED;
 }
 
-/* --- the peer, from the kernel --------------------------------------------- */
+/* --- the peer, from the kernel ---------------------------------------------
+ */
 
 static int peer_credentials(int fd, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
 
 	return getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) == 0 &&
-			   cred->pid > 0
+		       cred->pid > 0
 		   ? 0
 		   : -ECONNREFUSED;
 }
@@ -240,8 +242,8 @@ static bool connector_verified(struct endpoint *ep,
 			       const struct scif_portID *peer,
 			       const struct ucred *cred)
 {
-	switch (port_claim(ep->dom, peer->node, peer->port, cred->pid,
-			   cred->uid)) {
+	switch (
+	    port_claim(ep->dom, peer->node, peer->port, cred->pid, cred->uid)) {
 	case CLAIM_HELD:
 		return true;
 	case CLAIM_FREE:
@@ -272,7 +274,8 @@ int handshake_accept(struct endpoint *ep, const void *sun, size_t sun_len)
 	return 0;
 }
 
-/* --- the peer's hello -------------------------------------------------------- */
+/* --- the peer's hello --------------------------------------------------------
+ */
 
 /* Maps the peer's table if its memfd is what we need: else NULL. */
 static struct window_table *table_adopt(int memfd)
@@ -360,7 +363,8 @@ int handshake_progress(struct endpoint *ep, bool block)
 		    .msg_control = control.buf,
 		    .msg_controllen = sizeof(control.buf),
 		};
-		ssize_t n = recvmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		ssize_t n =
+		    recvmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 		if (n > 0) {
 			if (!collect_fds(ep, &msg)) {
@@ -393,8 +397,7 @@ const struct window_table *handshake_peer_table(struct endpoint *ep)
 	    pthread_mutex_trylock(&ep->recv_lock) == 0) {
 		handshake_progress(ep, false);
 		pthread_mutex_unlock(&ep->recv_lock);
-		t = atomic_load_explicit(&ep->peer_table,
-					 memory_order_acquire);
+		t = atomic_load_explicit(&ep->peer_table, memory_order_acquire);
 	}
 	return t;
 }

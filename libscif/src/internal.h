@@ -40,7 +40,7 @@
  * Longest domain directory: its socket paths ("<dir>/admin/255.65535",
  * "<dir>/rma/<pid>") must fit in sun_path.
  */
-#define DOMAIN_PATH_MAX 88
+#define DOMAIN_PATH_MAX 90
 
 /* Waits on a peer that the library bounds (see the trust model). */
 #define RETIRE_WAIT_MS	    20	 /* unregister/close vs the peer's RMAs */
@@ -59,8 +59,8 @@ int64_t now_ms(void);
 /* --- nodes.c: emulated machines (domains) and their nodes --------------- */
 
 struct emu_config {
-	uint16_t node;	/* SCIF_EMU_NODE */
-	uint16_t nodes; /* SCIF_EMU_NODES */
+	uint16_t node;			  /* SCIF_EMU_NODE */
+	uint16_t nodes;			  /* SCIF_EMU_NODES */
 	char domain[DOMAIN_PATH_MAX + 1]; /* directory of the domain */
 };
 
@@ -165,8 +165,8 @@ struct table_slot {
 struct window_table {
 	uint32_t magic;
 	uint32_t version;
-	uint64_t token;			/* the owner's endpoint, for its service */
-	_Atomic uint32_t used_slots;	/* slots [0, used_slots) may be live */
+	uint64_t token;		     /* the owner's endpoint, for its service */
+	_Atomic uint32_t used_slots; /* slots [0, used_slots) may be live */
 	_Atomic uint32_t rma_started;	/* RMAs the owner initiated ... */
 	_Atomic uint32_t rma_completed; /* ... and finished (for fences) */
 	uint8_t pad[36];
@@ -215,8 +215,8 @@ struct hello_progress {
 };
 
 struct endpoint {
-	int fd;			  /* -1 once the caller close(2)d it */
-	pid_t owner;		  /* process that created it (fork copies detach) */
+	int fd;	     /* -1 once the caller close(2)d it */
+	pid_t owner; /* process that created it (fork copies detach) */
 	atomic_int refs;
 	atomic_bool closing;
 	pthread_mutex_t lock;	   /* state, binding, connection set-up */
@@ -237,14 +237,14 @@ struct endpoint {
 	/* Connection, from the kernel: who the peer is and whether it lives. */
 	pid_t peer_pid;
 	uid_t peer_uid;
-	int peer_pidfd; /* -1 where the kernel has no pidfds */
+	int peer_pidfd;	   /* -1 where the kernel has no pidfds */
 	atomic_int broken; /* 0, or the errno the connection now reports */
 	struct hello_progress hello;
-	struct window_table *local_table;	    /* ours, read-write */
+	struct window_table *local_table;	 /* ours, read-write */
 	struct window_table *_Atomic peer_table; /* peer's, read-only */
 
 	struct window_set windows;
-	_Atomic int rma_path;	    /* enum rma_path */
+	_Atomic int rma_path; /* enum rma_path */
 	pthread_mutex_t channel_lock;
 	int channel_fd; /* to the peer's fallback RMA service, or -1 */
 };

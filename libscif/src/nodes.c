@@ -30,8 +30,8 @@
 
 #include "internal.h"
 
-#define DEFAULT_DOMAIN "default"
-#define DOMAIN_NAME_MAX 63
+#define DEFAULT_DOMAIN	"default"
+#define DOMAIN_NAME_MAX 64
 
 int64_t now_ms(void)
 {
@@ -389,8 +389,7 @@ static int kill_member(struct domain *d, uint16_t node, pid_t pid)
 	if (pidfd < 0)
 		return errno == ESRCH ? 0 : -errno;
 	if (node_member(d, node) == pid) {
-		if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) <
-		    0)
+		if (syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) < 0)
 			rc = errno == ESRCH ? 0 : -errno;
 		struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
 		if (rc == 0 && poll(&pfd, 1, 5000) != 1)

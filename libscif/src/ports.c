@@ -83,7 +83,8 @@ static void set_remove(struct port_set *set, uint32_t key)
 		}
 }
 
-/* --- the admin directory --------------------------------------------------- */
+/* --- the admin directory ---------------------------------------------------
+ */
 
 /* True when only root can have put a socket into the admin directory. */
 static bool admin_dir_trusted(struct domain *d)
@@ -112,7 +113,8 @@ static int admin_lockfd(struct domain *d)
 	return d->admin_lockfd;
 }
 
-/* --- socket files ----------------------------------------------------------- */
+/* --- socket files -----------------------------------------------------------
+ */
 
 /* "<N>/<P>" or "admin/<N>.<P>", relative to the domain directory. */
 static void port_file(uint16_t node, uint16_t pn, char *out, size_t size)
@@ -162,7 +164,8 @@ static int bind_socket_file(struct domain *d, uint16_t node, uint16_t pn,
 	return 0;
 }
 
-/* --- reservations ---------------------------------------------------------- */
+/* --- reservations ----------------------------------------------------------
+ */
 
 static int lock_byte(int fd, off_t where, short type)
 {
@@ -193,7 +196,8 @@ static int reserve_and_bind(struct domain *d, uint16_t node, uint16_t pn,
 	int rc;
 
 	if (set_has(&d->ports, key))
-		return -EEXIST; /* by this process: maybe a close(2)d endpoint */
+		return -EEXIST; /* by this process: maybe a close(2)d endpoint
+				 */
 	rc = reservation_lock(d, node, pn, F_WRLCK);
 	if (rc == -EAGAIN || (rc == -EACCES && !is_admin_port(pn)))
 		return -EADDRINUSE;
@@ -274,8 +278,7 @@ int port_connect(struct domain *d, uint16_t node, uint16_t pn, int fd)
 }
 
 /* Parses a canonical decimal number in [0, max] ending at *end. */
-static bool parse_part(const char **text, char end, unsigned max,
-		       unsigned *out)
+static bool parse_part(const char **text, char end, unsigned max, unsigned *out)
 {
 	const char *p = *text;
 	unsigned value = 0;
@@ -304,7 +307,8 @@ int port_from_address(struct domain *d, const void *sun, size_t len,
 
 	if (len <= offsetof(struct sockaddr_un, sun_path) ||
 	    addr->sun_family != AF_UNIX)
-		return -EINVAL; /* an unbound (or abstract) peer claims nothing */
+		return -EINVAL; /* an unbound (or abstract) peer claims nothing
+				 */
 	path_len = strnlen(addr->sun_path,
 			   len - offsetof(struct sockaddr_un, sun_path));
 	if (path_len <= plen + 1 || path_len >= sizeof(addr->sun_path) ||

@@ -61,7 +61,8 @@ static bool page_aligned(uint64_t value)
 	return (value & (SCIF_EMU_PAGE_SIZE - 1)) == 0;
 }
 
-/* --- registration ---------------------------------------------------------- */
+/* --- registration ----------------------------------------------------------
+ */
 
 off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 		    int prot_flags, int map_flags)
@@ -120,7 +121,8 @@ int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	return rc < 0 ? fail(-rc) : 0;
 }
 
-/* --- transfers --------------------------------------------------------------- */
+/* --- transfers ---------------------------------------------------------------
+ */
 
 static int copy_chunk(enum rma_dir dir, pid_t pid, uint64_t local,
 		      uint64_t remote, size_t len)
@@ -235,9 +237,9 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	windows_count_rma(ep, false);
 	if (virt) {
 		segments_init(&local);
-		rc = segments_push(&local, (struct segment){
-					       .addr = (uint64_t)(uintptr_t)vaddr,
-					       .len = len});
+		rc = segments_push(
+		    &local, (struct segment){.addr = (uint64_t)(uintptr_t)vaddr,
+					     .len = len});
 	} else {
 		rc = windows_pin_local(ep, (uint64_t)loffset, len,
 				       dir == RMA_WRITE ? SCIF_PROT_READ
@@ -292,9 +294,9 @@ int rma_write_peer(struct endpoint *ep, uint64_t roffset, const void *data,
 	int rc;
 
 	segments_init(&local);
-	rc = segments_push(&local,
-			   (struct segment){.addr = (uint64_t)(uintptr_t)data,
-					    .len = len});
+	rc = segments_push(
+	    &local,
+	    (struct segment){.addr = (uint64_t)(uintptr_t)data, .len = len});
 	if (rc == 0)
 		rc = transfer(ep, RMA_WRITE, &local, roffset, len);
 	segments_free(&local);

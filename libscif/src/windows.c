@@ -35,7 +35,8 @@ static bool page_aligned(uint64_t value)
 	return (value & (SCIF_EMU_PAGE_SIZE - 1)) == 0;
 }
 
-/* --- segment lists ---------------------------------------------------------- */
+/* --- segment lists ----------------------------------------------------------
+ */
 
 void segments_init(struct segment_list *list)
 {
@@ -69,7 +70,8 @@ void segments_free(struct segment_list *list)
 	segments_init(list);
 }
 
-/* --- our windows -------------------------------------------------------------- */
+/* --- our windows
+ * -------------------------------------------------------------- */
 
 static bool overlaps(const struct window *w, uint64_t off, uint64_t len)
 {
@@ -121,8 +123,7 @@ static int free_slot(struct endpoint *ep)
 	uint32_t grown_cap = cap ? cap * 2 : 8;
 	if (grown_cap > SCIF_EMU_MAX_WINDOWS)
 		grown_cap = SCIF_EMU_MAX_WINDOWS;
-	struct window *grown =
-	    realloc(set->slots, grown_cap * sizeof(*grown));
+	struct window *grown = realloc(set->slots, grown_cap * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
 	memset(grown + cap, 0, (grown_cap - cap) * sizeof(*grown));

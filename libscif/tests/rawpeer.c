@@ -147,8 +147,7 @@ int raw_send_hello(int fd, uint32_t magic, const int *fds, int nfds)
 	return raw_send_fds(fd, hello, sizeof(hello), fds, nfds);
 }
 
-int raw_send_fds(int fd, const void *buf, size_t len, const int *fds,
-		 int nfds)
+int raw_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds)
 {
 	struct iovec iov = {.iov_base = (void *)buf, .iov_len = len};
 	size_t space = CMSG_SPACE(sizeof(int) * (size_t)(nfds ? nfds : 1));
@@ -199,8 +198,8 @@ int raw_recv_hello(int fd)
 
 const struct window_table *raw_map_table(int memfd)
 {
-	void *t = mmap(NULL, sizeof(struct window_table), PROT_READ,
-		       MAP_SHARED, memfd, 0);
+	void *t = mmap(NULL, sizeof(struct window_table), PROT_READ, MAP_SHARED,
+		       memfd, 0);
 	return t == MAP_FAILED ? NULL : t;
 }
 
@@ -226,8 +225,9 @@ int raw_channel(pid_t pid, uint64_t token, int32_t *status)
 
 void *raw_fixed_pages(void *addr, size_t len, int byte)
 {
-	void *p = mmap(addr, len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *p =
+	    mmap(addr, len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (p != addr) {
 		perror("raw_fixed_pages");
 		exit(2);

@@ -40,8 +40,7 @@ void raw_publish(struct window_table *t, uint32_t slot, uint64_t offset,
 /* Sends an 8-byte hello with the given descriptors attached. */
 int raw_send_hello(int fd, uint32_t magic, const int *fds, int nfds);
 /* Sends len bytes with descriptors attached (SCM_RIGHTS). */
-int raw_send_fds(int fd, const void *buf, size_t len, const int *fds,
-		 int nfds);
+int raw_send_fds(int fd, const void *buf, size_t len, const int *fds, int nfds);
 /* Reads the peer's hello: returns its table's memfd (or -1). */
 int raw_recv_hello(int fd);
 /* Maps a peer table read-only. */

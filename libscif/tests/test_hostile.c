@@ -83,7 +83,8 @@ static void use_shared_domain(void)
 	setenv("SCIF_EMU_DOMAIN", shared_dir, 1);
 }
 
-/* --- the bystander ---------------------------------------------------------- */
+/* --- the bystander ----------------------------------------------------------
+ */
 
 static struct harness_gate bystander_ready, bystander_check;
 
@@ -116,7 +117,8 @@ static void finish_bystander(pid_t pid)
 	harness_join(pid);
 }
 
-/* --- shared pieces ------------------------------------------------------------ */
+/* --- shared pieces
+ * ------------------------------------------------------------ */
 
 static struct harness_gate peer_ready, peer_go, peer_done;
 
@@ -212,9 +214,9 @@ static void write_lands_in_peer(bool other_user)
 
 	/* Local windows are ours alone: a signal lands where we said. */
 	char *mine = local_pages(4096, 0);
-	off_t loff = scif_register(conn, mine, 4096, 0x40000,
-				   SCIF_PROT_READ | SCIF_PROT_WRITE,
-				   SCIF_MAP_FIXED);
+	off_t loff =
+	    scif_register(conn, mine, 4096, 0x40000,
+			  SCIF_PROT_READ | SCIF_PROT_WRITE, SCIF_MAP_FIXED);
 	CHECK(loff == 0x40000);
 	CHECK(scif_fence_signal(conn, loff + 8, 0x1234, 0, 0,
 				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) == 0);
@@ -241,7 +243,8 @@ static void case_write_target_other_user(void)
 	write_lands_in_peer(true);
 }
 
-/* --- 2. reachability -------------------------------------------------------- */
+/* --- 2. reachability --------------------------------------------------------
+ */
 
 static char private_domain[256];
 
@@ -255,12 +258,10 @@ static void outsider(void *arg)
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 
 	/* Neither connect nor bind in another user's domain. */
-	raw_address(&addr, "%s/0/%d",
-		 private_domain, PORT);
+	raw_address(&addr, "%s/0/%d", private_domain, PORT);
 	CHECK(connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
 	      errno == EACCES);
-	raw_address(&addr, "%s/0/6000",
-		 private_domain);
+	raw_address(&addr, "%s/0/6000", private_domain);
 	CHECK(bind(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0 &&
 	      errno == EACCES);
 	setenv("SCIF_EMU_DOMAIN", private_domain, 1);
@@ -543,13 +544,13 @@ static void lying_peer(void *arg)
 	int fd = raw_peer_with_window(mine, 4096, &t);
 	const uint64_t rw = SCIF_PROT_READ | SCIF_PROT_WRITE;
 
-	raw_publish(t, 1, 1ULL << 63, 4096, 0x1000, rw);    /* reserved */
-	raw_publish(t, 2, 0x10000, ~0xfffULL, 0x1000, rw);  /* wraps */
-	raw_publish(t, 3, 0x20000, 4096, 0x1001, rw);	    /* unaligned */
-	raw_publish(t, 4, 0x30000, 4096, 0x1000, 0xff);	    /* prot */
-	raw_publish(t, 5, 0x40000, 4096, ~0xfffULL, rw);    /* addr wraps */
-	atomic_store(&t->slots[6].seq, 1);		    /* never stable */
-	atomic_store(&t->used_slots, 0xffffffffu);	    /* past the end */
+	raw_publish(t, 1, 1ULL << 63, 4096, 0x1000, rw);   /* reserved */
+	raw_publish(t, 2, 0x10000, ~0xfffULL, 0x1000, rw); /* wraps */
+	raw_publish(t, 3, 0x20000, 4096, 0x1001, rw);	   /* unaligned */
+	raw_publish(t, 4, 0x30000, 4096, 0x1000, 0xff);	   /* prot */
+	raw_publish(t, 5, 0x40000, 4096, ~0xfffULL, rw);   /* addr wraps */
+	atomic_store(&t->slots[6].seq, 1);		   /* never stable */
+	atomic_store(&t->used_slots, 0xffffffffu);	   /* past the end */
 	gate_open(&peer_ready);
 	/* Keep rewriting a slot while the victim reads the table. */
 	struct pollfd done = {peer_done.fds[0], POLLIN, 0};
@@ -576,10 +577,10 @@ static void case_lying_table(void)
 	for (size_t i = 0; i < sizeof(liars) / sizeof(liars[0]); i++)
 		CHECK_FAILS(FAST(scif_vwriteto(conn, buf, 64, liars[i], 0)),
 			    ENXIO);
-	CHECK_FAILS(scif_fence_signal(conn, 0, 0, 0x30000, 1,
-				      SCIF_FENCE_INIT_SELF |
-					  SCIF_SIGNAL_REMOTE),
-		    ENXIO);
+	CHECK_FAILS(
+	    scif_fence_signal(conn, 0, 0, 0x30000, 1,
+			      SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE),
+	    ENXIO);
 	/* The moving slot: each RMA is whole or refused, never a crash. */
 	for (int i = 0; i < 2000; i++) {
 		int rc = scif_vwriteto(conn, buf, 64, 0x50000, 0);
@@ -592,7 +593,8 @@ static void case_lying_table(void)
 	scif_close(listener);
 }
 
-/* --- 4. nothing a peer does stalls us --------------------------------------- */
+/* --- 4. nothing a peer does stalls us ---------------------------------------
+ */
 
 /* Pretends an RMA into our window never ends. */
 static void pin_holder(void *arg)
@@ -793,8 +795,7 @@ static void case_fallback_concurrent(void)
 	scif_epd_t c2 = -1;
 	CHECK(scif_accept(listener2, &peer, &c2, SCIF_ACCEPT_SYNC) == 0);
 	off_t off = scif_register(c2, w2, 65536, 0, rw, 0);
-	CHECK(scif_send(c2, &off, sizeof(off), SCIF_SEND_BLOCK) ==
-	      sizeof(off));
+	CHECK(scif_send(c2, &off, sizeof(off), SCIF_SEND_BLOCK) == sizeof(off));
 	gate_open(&peer_go);
 	char done;
 	CHECK(scif_recv(c2, &done, 1, SCIF_RECV_BLOCK) == 1);
@@ -853,7 +854,8 @@ static void case_closed_descriptor(void)
 	scif_close(rebound);
 }
 
-/* --- 5. the fallback path --------------------------------------------------- */
+/* --- 5. the fallback path ---------------------------------------------------
+ */
 
 /* A process we are not connected to gets nothing from our service. */
 static void stranger(void *arg)
@@ -971,8 +973,7 @@ static void service_squatter(void *arg)
 
 	snprintf(dir, sizeof(dir), "%s/rma", raw_domain_dir());
 	mkdir(dir, 0700);
-	raw_address(&addr, "%s/%d", dir,
-		 (int)target);
+	raw_address(&addr, "%s/%d", dir, (int)target);
 	int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	CHECK(bind(l, (struct sockaddr *)&addr, sizeof(addr)) == 0);
 	CHECK(listen(l, 4) == 0);
@@ -1055,8 +1056,8 @@ static void per_peer_victim(void *arg)
 		off_t off;
 		CHECK(scif_accept(listener, &peer, &conns[i],
 				  SCIF_ACCEPT_SYNC) == 0);
-		CHECK(scif_recv(conns[i], &off, sizeof(off),
-				SCIF_RECV_BLOCK) == sizeof(off));
+		CHECK(scif_recv(conns[i], &off, sizeof(off), SCIF_RECV_BLOCK) ==
+		      sizeof(off));
 		char byte = (char)('a' + i);
 		memset(buf, byte, 65536);
 		CHECK(scif_vwriteto(conns[i], buf, 65536, off, 0) == 0);
@@ -1089,7 +1090,8 @@ static void case_fallback_per_peer(void)
 	harness_join(victim);
 }
 
-/* --- 6. resource limits and malformed hellos -------------------------------- */
+/* --- 6. resource limits and malformed hellos --------------------------------
+ */
 
 static void waiting_peer(void *arg)
 {
@@ -1140,8 +1142,7 @@ static void case_descriptor_limit(void)
 		nfill++;
 	CHECK(nfill < 1024 && errno == EMFILE);
 	CHECK_FAILS(FAST(scif_accept(listener, &peer, &conn, 0)), EMFILE);
-	CHECK_FAILS(FAST(scif_accept(listener, &peer, &conn,
-				     SCIF_ACCEPT_SYNC)),
+	CHECK_FAILS(FAST(scif_accept(listener, &peer, &conn, SCIF_ACCEPT_SYNC)),
 		    EMFILE);
 	CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
 	while (nfill > 0)
@@ -1228,7 +1229,8 @@ static void case_odd_hellos(void)
 	scif_close(listener);
 }
 
-/* --- dispatch ------------------------------------------------------------------ */
+/* --- dispatch
+ * ------------------------------------------------------------------ */
 
 static const struct {
 	const char *name;

@@ -36,15 +36,15 @@
 
 #include "harness.h"
 
-#define ITERATIONS	200
-#define HEALTHY_EVERY	20
-#define PORT		9100
-#define WIN		(1 << 20)  /* the windows of a killed peer's exchange */
-#define CHUNK_MIN	(256 << 10)
-#define SMALL		(256 << 10) /* windows of the healthy exchanges */
-#define FILL		0xEE	    /* the host window before the peer writes */
-#define KILL_DELAY_US	5000
-#define RW		(SCIF_PROT_READ | SCIF_PROT_WRITE)
+#define ITERATIONS    200
+#define HEALTHY_EVERY 20
+#define PORT	      9100
+#define WIN	      (1 << 20) /* the windows of a killed peer's exchange */
+#define CHUNK_MIN     (256 << 10)
+#define SMALL	      (256 << 10) /* windows of the healthy exchanges */
+#define FILL	      0xEE	  /* the host window before the peer writes */
+#define KILL_DELAY_US 5000
+#define RW	      (SCIF_PROT_READ | SCIF_PROT_WRITE)
 
 /*
  * The library bounds its waits on a peer (RETIRE_WAIT_MS in internal.h, a
@@ -269,8 +269,8 @@ static scif_epd_t accept_peer(scif_epd_t listener)
 }
 
 /* Host RMAs into the peer's window, read back: only we write it. */
-static void host_rmas(scif_epd_t conn, off_t poff, uint8_t *hsrc,
-		      uint8_t *back, uint64_t *rng, int rounds)
+static void host_rmas(scif_epd_t conn, off_t poff, uint8_t *hsrc, uint8_t *back,
+		      uint64_t *rng, int rounds)
 {
 	for (int r = 0; r < rounds; r++) {
 		size_t len, off;
@@ -474,8 +474,7 @@ static void healthy_peer(void *arg)
 	      sizeof(hoff));
 	CHECK(scif_send(epd, &poff, sizeof(poff), SCIF_SEND_BLOCK) ==
 	      sizeof(poff));
-	CHECK(scif_recv(epd, msg, sizeof(msg), SCIF_RECV_BLOCK) ==
-	      sizeof(msg));
+	CHECK(scif_recv(epd, msg, sizeof(msg), SCIF_RECV_BLOCK) == sizeof(msg));
 	CHECK(pattern_check(msg, sizeof(msg), 0, seed + 1));
 
 	pattern_fill(src, SMALL, 0, seed + 2);

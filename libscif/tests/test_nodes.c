@@ -22,11 +22,11 @@
 #include "harness.h"
 #include "scif_emu.h"
 
-#define HOST_PORT  9200
-#define CARD_PORT  9400
-#define CHUNK	   (64 << 10)
+#define HOST_PORT   9200
+#define CARD_PORT   9400
+#define CHUNK	    (64 << 10)
 #define STREAM_SEED 77
-#define MSG	   16
+#define MSG	    16
 
 static struct harness_gate n2_connected, idle_open, bystander_ready,
     bystander_go, streamer_connected, pending_connected, card_listening;

@@ -11,7 +11,11 @@ Intel MPSS's library instead of the bundled emulation.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import os
+import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -72,3 +76,23 @@ def scif_nodes() -> tuple[int, list[int]]:
     if online < 0:
         raise OSError(ctypes.get_errno(), "scif_get_nodeIDs failed")
     return self_node.value, list(nodes[: min(online, len(nodes))])
+
+
+@contextlib.contextmanager
+def private_domain(purpose: str) -> Iterator[str]:
+    """An emulated SCIF machine of its own for one run, removed afterwards.
+
+    Sets ``SCIF_EMU_DOMAIN`` to a fresh directory only this user can enter,
+    unless the caller chose a domain already: that one is used and kept.
+    """
+    chosen = os.environ.get("SCIF_EMU_DOMAIN")
+    if chosen:
+        yield chosen
+        return
+    # Under /tmp: libscif's socket paths must stay short.
+    with tempfile.TemporaryDirectory(prefix=f"scif-{purpose}-", dir="/tmp") as domain:
+        os.environ["SCIF_EMU_DOMAIN"] = domain
+        try:
+            yield domain
+        finally:
+            del os.environ["SCIF_EMU_DOMAIN"]

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import scif_zmq
+
 TRANSPORTS = ("scif", "ipc", "tcp")
 
 
@@ -112,11 +114,13 @@ def run(
     progress: Callable[[str], None] | None = None,
 ) -> list[Result]:
     """Median throughput and latency per (transport, size) over *repeats* runs."""
-    # A private emulated machine, so that concurrent runs never share ports.
-    os.environ.setdefault("SCIF_EMU_DOMAIN", f"bench-{os.getpid()}")
     results = []
     port = 20000 + os.getpid() % 20000
-    with tempfile.TemporaryDirectory(prefix="scif-zmq-bench-") as ipc_dir:
+    # A private emulated machine, so that concurrent runs never share ports.
+    with (
+        scif_zmq.private_domain("bench"),
+        tempfile.TemporaryDirectory(prefix="scif-zmq-bench-") as ipc_dir,
+    ):
         for size in sizes:
             count = default_count(size)
             for transport in transports:

@@ -82,7 +82,11 @@ def check_node_online(node: int) -> None:
 def cmd_demo(args: argparse.Namespace) -> None:
     """PAIR ping-pong between this process (node 0) and a child on node 1."""
     # A private emulated machine (set before libscif's first use reads it).
-    os.environ.setdefault("SCIF_EMU_DOMAIN", f"demo-{os.getpid()}")
+    with scif_zmq.private_domain("demo"):
+        run_demo(args)
+
+
+def run_demo(args: argparse.Namespace) -> None:
     import zmq
 
     require_scif()
