@@ -10,10 +10,12 @@
 
 #include "harness.h"
 
+static pid_t test_pid;
+
 static void use_domain(char which)
 {
 	char name[64];
-	snprintf(name, sizeof(name), "t-domains-%d-%c", (int)getppid(), which);
+	snprintf(name, sizeof(name), "t-domains-%d-%c", (int)test_pid, which);
 	setenv("SCIF_EMU_DOMAIN", name, 1);
 }
 
@@ -44,6 +46,7 @@ static void machine(void *arg)
 int main(void)
 {
 	harness_init("domains", 30);
+	test_pid = getpid();
 	gate_init(&bound_a);
 	gate_init(&bound_b);
 	gate_init(&done);
@@ -67,5 +70,10 @@ int main(void)
 	gate_open(&done);
 	harness_join(a);
 	harness_join(b);
+	for (char which = 'a'; which <= 'b'; which++) {
+		use_domain(which);
+		harness_remove_domain(getenv("SCIF_EMU_DOMAIN"));
+	}
+	use_domain('c');
 	return harness_finish();
 }
