@@ -27,7 +27,7 @@
 	(SCIF_RMA_USECPU | SCIF_RMA_USECACHE | SCIF_RMA_SYNC | SCIF_RMA_ORDERED)
 
 /* Largest piece copied between two checks of the peer's window. */
-#define RMA_CHUNK (1u << 20)
+#define RMA_CHUNK (8u << 20)
 
 const char *scif_emu_version(void)
 {
