@@ -229,10 +229,18 @@ static void *accept_main(void *arg)
 	struct timespec pause = {.tv_nsec = 10 * 1000 * 1000};
 
 	for (;;) {
+		/*
+		 * A blocked accept(2) would hold a descriptor number the whole
+		 * time: wait for a client first.
+		 */
+		struct pollfd pfd = {.fd = s->fd, .events = POLLIN};
+		if (poll(&pfd, 1, -1) < 0)
+			continue;
 		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			/* Out of descriptors or memory: wait, never spin. */
-			if (errno != EINTR && errno != ECONNABORTED)
+			if (errno != EINTR && errno != ECONNABORTED &&
+			    errno != EAGAIN)
 				nanosleep(&pause, NULL);
 			continue;
 		}
@@ -266,7 +274,7 @@ static int listen_here(struct domain *d)
 	if (rc < 0)
 		return rc;
 	unlinkat(d->dirfd, rel, 0); /* left by a dead process with our pid */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, 64) < 0) {

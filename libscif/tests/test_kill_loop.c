@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,9 +66,11 @@ struct shared {
 	_Atomic int errors;	   /* unexpected failures seen by the peer */
 	_Atomic int unregistering; /* host retires its window: RMAs may fail */
 	_Atomic unsigned long rmas;
+	_Atomic int connect_errno; /* the peer could not connect */
 };
 
 static struct shared *sh;
+static pid_t host_pid;
 static uint64_t run_seed;
 static int iteration; /* copied into each peer by fork() */
 static struct harness_gate connected, rma_started;
@@ -156,7 +159,44 @@ static int count_table_maps(void)
 	return n;
 }
 
-/* --- the killed peers ---------------------------------------------------- */
+/* --- the peers ---------------------------------------------------------- */
+
+/*
+ * Every peer starts here. It dies with the host (one killed by the
+ * watchdog leaves no peer behind holding the test's output open), and it
+ * tells the host whether it could connect, so that a failure never leaves
+ * the host waiting in scif_accept.
+ */
+static scif_epd_t peer_connect(void)
+{
+	struct scif_portID dst = {.node = 0, .port = PORT};
+	scif_epd_t epd;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != host_pid)
+		_exit(1);
+	epd = scif_open();
+	if (epd < 0 || scif_connect(epd, &dst) < 0) {
+		atomic_store(&sh->connect_errno, errno ? errno : EIO);
+		gate_open(&connected);
+		_exit(1);
+	}
+	gate_open(&connected);
+	return epd;
+}
+
+/* Host side: false (the peer reaped) if the peer could not connect. */
+static bool peer_connected(pid_t child)
+{
+	gate_wait(&connected);
+	int err = atomic_exchange(&sh->connect_errno, 0);
+	if (!err)
+		return true;
+	CHECK(!"the peer connects to the listener");
+	fprintf(stderr, "    its scif_connect: %s\n", strerror(err));
+	waitpid(child, NULL, 0);
+	return false;
+}
 
 static bool peer_gate_opened;
 
@@ -187,8 +227,7 @@ static void killed_peer(void *arg)
 	uint64_t rng = run_seed ^ ((uint64_t)iteration << 32) ^ 0x5eedULL;
 	(void)arg;
 
-	scif_epd_t epd = harness_connect(0, PORT);
-	gate_open(&connected);
+	scif_epd_t epd = peer_connect();
 	uint8_t *win = map_pages(WIN), *src = map_pages(WIN);
 	uint8_t *dst = map_pages(WIN);
 	off_t poff = scif_register(epd, win, WIN, 0, RW, 0), hoff = -1;
@@ -370,7 +409,8 @@ struct buffers {
  * One killed peer. Variants by i % 4: 0, 1 plain; 2 the host's own RMAs
  * race the kill; 3 the host unregisters its window under the peer's RMAs
  * before the kill. Even iterations end with scif_close, odd ones with
- * close(2). Returns the connection's (now closed) descriptor number.
+ * close(2). Returns the connection's (now closed) descriptor number, or
+ * -1 if the peer could not connect.
  */
 static scif_epd_t killed_iteration(int i, scif_epd_t listener,
 				   struct buffers *b, uint64_t *rng)
@@ -390,7 +430,8 @@ static scif_epd_t killed_iteration(int i, scif_epd_t listener,
 	iteration = i;
 	pid_t child = harness_spawn(1, killed_peer, NULL);
 
-	gate_wait(&connected);
+	if (!peer_connected(child))
+		return -1;
 	scif_epd_t conn = accept_peer(listener);
 	off_t hoff = scif_register(conn, b->hwin, WIN, 0, RW, 0), poff = -1;
 	CHECK(hoff != SCIF_REGISTER_FAILED);
@@ -466,8 +507,7 @@ static void healthy_peer(void *arg)
 	off_t hoff = -1;
 	(void)arg;
 
-	scif_epd_t epd = harness_connect(0, PORT);
-	gate_open(&connected);
+	scif_epd_t epd = peer_connect();
 	off_t poff = scif_register(epd, win, SMALL, 0, RW, 0);
 	CHECK(poff != SCIF_REGISTER_FAILED);
 	CHECK(scif_recv(epd, &hoff, sizeof(hoff), SCIF_RECV_BLOCK) ==
@@ -490,6 +530,7 @@ static void healthy_peer(void *arg)
 	CHECK(scif_close(epd) == 0);
 }
 
+/* A peer that is not killed; returns as killed_iteration does. */
 static scif_epd_t healthy_exchange(int i, scif_epd_t listener,
 				   struct buffers *b)
 {
@@ -499,7 +540,8 @@ static scif_epd_t healthy_exchange(int i, scif_epd_t listener,
 
 	iteration = i;
 	pid_t child = harness_spawn(1, healthy_peer, NULL);
-	gate_wait(&connected);
+	if (!peer_connected(child))
+		return -1;
 	scif_epd_t conn = accept_peer(listener);
 	memset(b->hwin, FILL, SMALL);
 	off_t hoff = scif_register(conn, b->hwin, SMALL, 0, RW, 0);
@@ -540,6 +582,7 @@ int main(void)
 	uint64_t rng;
 
 	harness_init("kill_loop", 120);
+	host_pid = getpid();
 	run_seed = seed_env ? strtoull(seed_env, NULL, 0)
 			    : (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20);
 	printf("kill_loop: seed %" PRIu64 " (SCIF_TEST_SEED=%" PRIu64
@@ -560,6 +603,8 @@ int main(void)
 	for (int i = 0; i < ITERATIONS; i++) {
 		scif_epd_t conn = killed_iteration(i, listener, &b, &rng);
 
+		if (conn < 0)
+			break; /* no peer to serve: nothing more to learn */
 		if (closed_by_close2 >= 0) {
 			reuse_chances++;
 			reused += conn == closed_by_close2;
@@ -567,6 +612,8 @@ int main(void)
 		closed_by_close2 = (i & 1) ? conn : -1;
 		if ((i + 1) % HEALTHY_EVERY == 0) {
 			conn = healthy_exchange(i, listener, &b);
+			if (conn < 0)
+				break;
 			if (closed_by_close2 >= 0) {
 				reuse_chances++;
 				reused += conn == closed_by_close2;

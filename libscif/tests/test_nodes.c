@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,6 +31,23 @@
 
 static struct harness_gate n2_connected, idle_open, bystander_ready,
     bystander_go, streamer_connected, pending_connected, card_listening;
+static pid_t host_pid;
+static void (*child_body)(void *);
+
+/* A child dies with the host: none is left behind by the watchdog. */
+static void child_main(void *arg)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != host_pid)
+		_exit(1);
+	child_body(arg);
+}
+
+static pid_t spawn(int node, void (*body)(void *))
+{
+	child_body = body;
+	return harness_spawn(node, child_main, NULL);
+}
 
 /* The online nodes as scif_get_nodeIDs reports them, with nodes=count. */
 static bool online_nodes_are(const char *nodes_env, const uint16_t *want,
@@ -270,6 +288,7 @@ int main(void)
 	/* Three nodes, whatever the environment says: see online_nodes_are. */
 	setenv("SCIF_EMU_NODES", "3", 1);
 	harness_init("nodes", 60);
+	host_pid = getpid();
 	gate_init(&n2_connected);
 	gate_init(&idle_open);
 	gate_init(&bystander_ready);
@@ -284,16 +303,16 @@ int main(void)
 	 * sockets (later children copy conn2 but never outlive it).
 	 */
 	scif_epd_t listener = harness_listener(HOST_PORT);
-	pid_t node2 = harness_spawn(2, node2_child, NULL);
+	pid_t node2 = spawn(2, node2_child);
 	gate_wait(&n2_connected);
 	scif_epd_t conn2 = accept_from(listener, 2);
 	round_trip(conn2, "before");
 
-	pid_t idle = harness_spawn(1, idle_child, NULL);
+	pid_t idle = spawn(1, idle_child);
 	gate_wait(&idle_open);
-	pid_t bystander = harness_spawn(1, bystander_child, NULL);
+	pid_t bystander = spawn(1, bystander_child);
 	gate_wait(&bystander_ready);
-	pid_t streamer = harness_spawn(1, streamer_child, NULL);
+	pid_t streamer = spawn(1, streamer_child);
 	gate_wait(&streamer_connected);
 	scif_epd_t conn1 = accept_from(listener, 1);
 
@@ -305,7 +324,7 @@ int main(void)
 		pos += CHUNK;
 	}
 	/* A request queued at our listener, not yet accepted. */
-	pid_t pending = harness_spawn(1, pending_child, NULL);
+	pid_t pending = spawn(1, pending_child);
 	gate_wait(&pending_connected);
 
 	/* Card reset: node 1's members die before the call returns. */
@@ -338,7 +357,7 @@ int main(void)
 	CHECK(scif_close(epd) == 0);
 	CHECK(online_nodes_are("3", without_1, 2, 0));
 	CHECK(online_nodes_are("2", only_0, 1, 0));
-	pid_t late = harness_spawn(1, open_fails_child, NULL);
+	pid_t late = spawn(1, open_fails_child);
 	harness_join(late);
 	gate_open(&bystander_go);
 	harness_join(bystander);
@@ -366,7 +385,7 @@ int main(void)
 	CHECK(scif_close(conn1) == 0);
 	round_trip(conn2, "online");
 
-	pid_t card = harness_spawn(1, card_listener_child, NULL);
+	pid_t card = spawn(1, card_listener_child);
 	gate_wait(&card_listening);
 	epd = harness_connect(1, CARD_PORT);
 	round_trip(epd, "to card");
@@ -376,7 +395,7 @@ int main(void)
 	CHECK(scif_close(epd) == 0);
 	harness_join(card);
 
-	card = harness_spawn(1, card_connector_child, NULL);
+	card = spawn(1, card_connector_child);
 	epd = accept_from(listener, 1);
 	serve(epd);
 	CHECK(scif_close(epd) == 0);
