@@ -85,11 +85,16 @@ scif_epd_t scif_open(void)
 int scif_close(scif_epd_t epd)
 {
 	struct endpoint *ep = ep_unpublish(epd);
+	bool stale;
 
 	if (!ep)
 		return fail(ep_bad_descriptor_errno(epd));
+	/* close(2)d before: what the number names now is not ours to close. */
+	stale = ep->owner == getpid() && ep_is_stale(ep);
+	if (stale)
+		ep->fd = -1;
 	teardown(ep);
-	return 0;
+	return stale ? fail(ep_bad_descriptor_errno(epd)) : 0;
 }
 
 /* Binds ep to pn; a port held by an endpoint the caller close(2)d is
@@ -117,7 +122,7 @@ static int bind_endpoint(struct endpoint *ep, uint16_t pn)
 
 int scif_bind(scif_epd_t epd, uint16_t pn)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)
@@ -141,7 +146,7 @@ int scif_bind(scif_epd_t epd, uint16_t pn)
 
 int scif_listen(scif_epd_t epd, int backlog)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc = 0;
 
 	if (!ep)
@@ -165,7 +170,7 @@ int scif_listen(scif_epd_t epd, int backlog)
 
 int scif_connect(scif_epd_t epd, struct scif_portID *dst)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)
@@ -251,7 +256,7 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 	bool sync = flags & SCIF_ACCEPT_SYNC;
 	int refused = 0, rc;
 
-	if (!(ep = ep_get(epd)))
+	if (!(ep = ep_get_live(epd)))
 		return -1;
 	if (ep->state != EP_LISTENING || (flags & ~SCIF_ACCEPT_SYNC) || !peer ||
 	    !newepd) {
@@ -281,5 +286,45 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 		}
 	}
 	ep_put(ep);
+	return rc < 0 ? fail(-rc) : 0;
+}
+
+/* --- fault injection ------------------------------------------------------ */
+
+static int node_domain(uint16_t node, struct domain **d)
+{
+	struct emu_config cfg;
+	int rc = emu_config_load(&cfg);
+
+	if (rc == 0 && node >= cfg.nodes)
+		rc = -EINVAL;
+	if (rc == 0)
+		rc = domain_get(cfg.domain, d);
+	return rc;
+}
+
+int scif_emu_node_offline(uint16_t node)
+{
+	struct domain *d;
+	int rc = node_domain(node, &d);
+
+	if (rc < 0)
+		return fail(-rc);
+	/* Endpoints the caller close(2)d no longer make it a member. */
+	collect_stale();
+	rc = node_take_offline(d, node);
+	domain_put(d);
+	return rc < 0 ? fail(-rc) : 0;
+}
+
+int scif_emu_node_online(uint16_t node)
+{
+	struct domain *d;
+	int rc = node_domain(node, &d);
+
+	if (rc < 0)
+		return fail(-rc);
+	rc = node_bring_online(d, node);
+	domain_put(d);
 	return rc < 0 ? fail(-rc) : 0;
 }

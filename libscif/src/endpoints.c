@@ -107,6 +107,23 @@ struct endpoint *ep_unpublish_stale(void)
 	return stale;
 }
 
+bool ep_is_stale(struct endpoint *ep)
+{
+	return ep->fd < 0 || number_reused(ep);
+}
+
+struct endpoint *ep_get_live(scif_epd_t epd)
+{
+	struct endpoint *ep = ep_get(epd);
+
+	if (ep && ep->owner == getpid() && ep_is_stale(ep)) {
+		ep_put(ep);
+		errno = ep_bad_descriptor_errno(epd);
+		return NULL;
+	}
+	return ep;
+}
+
 struct endpoint *ep_get(scif_epd_t epd)
 {
 	struct endpoint *ep = NULL;
@@ -241,7 +258,7 @@ int ep_peer_state(struct endpoint *ep)
 	if (ep->fd < 0)
 		return -ECONNRESET;
 	if (poll(pfd, 2, 0) > 0 &&
-	    ((pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)) ||
+	    ((pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL)) ||
 	     (pfd[1].revents & POLLIN)))
 		return ep_lost_errno(ep);
 	return 0;

@@ -42,19 +42,21 @@ static int channel_open(struct endpoint *ep)
 	len = (socklen_t)service_address(ep->dom, ep->peer_pid, &addr);
 	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
 		close(fd);
-		return -ENXIO; /* the peer never registered a window */
+		/* No service: a live peer never registered a window. */
+		return ep_peer_state(ep) < 0 ? ep_peer_state(ep) : -ENXIO;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
-	    cred.pid != ep->peer_pid) {
-		close(fd);
-		ep_reset(ep, ECONNRESET);
-		return -ECONNRESET;
-	}
+	/*
+	 * Not the peer's process, a peer that stalls or does not know this
+	 * connection (any more): the connection is over.
+	 */
 	fallback_set_timeouts(fd);
-	if (fallback_io(fd, RMA_WRITE, &open_msg, sizeof(open_msg)) < 0 ||
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) < 0 ||
+	    cred.pid != ep->peer_pid ||
+	    fallback_io(fd, RMA_WRITE, &open_msg, sizeof(open_msg)) < 0 ||
 	    fallback_io(fd, RMA_READ, &status, sizeof(status)) < 0 || status) {
 		close(fd);
-		return -ENXIO;
+		ep_reset(ep, ECONNRESET);
+		return ep_lost_errno(ep);
 	}
 	ep->channel_fd = fd;
 	return 0;

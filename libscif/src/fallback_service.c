@@ -74,6 +74,12 @@ struct channel_owner {
 	pid_t client;
 };
 
+/* False once ep is closed, even by close(2) its windows never saw. */
+static bool still_served(struct endpoint *ep)
+{
+	return !atomic_load(&ep->closing) && !ep_is_stale(ep);
+}
+
 /* The endpoint a channel may serve: ours, connected, to that client. */
 static bool serves(struct endpoint *ep, const void *arg)
 {
@@ -81,7 +87,7 @@ static bool serves(struct endpoint *ep, const void *arg)
 
 	return ep->owner == getpid() && ep->state == EP_CONNECTED &&
 	       ep->local_table && ep->token == who->token &&
-	       ep->peer_pid == who->client && !atomic_load(&ep->closing);
+	       ep->peer_pid == who->client && still_served(ep);
 }
 
 /* Copies between buf and our windows at offset; 0, -ENXIO, -EACCES... */
@@ -90,10 +96,12 @@ static int copy_window(struct endpoint *ep, uint64_t offset, void *buf,
 {
 	struct segment_list segs;
 	int need = dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
-	int rc = windows_pin_local(ep, offset, len, need, &segs);
 	size_t done = 0;
+	int rc;
 
-	if (rc < 0)
+	if (!still_served(ep))
+		return -ECONNRESET;
+	if ((rc = windows_pin_local(ep, offset, len, need, &segs)) < 0)
 		return rc;
 	for (size_t i = 0; rc == 0 && i < segs.count; i++) {
 		struct iovec mine = {(char *)buf + done, segs.segs[i].len};
@@ -175,7 +183,7 @@ static bool wait_request(int fd, struct endpoint *ep)
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
 
 	for (;;) {
-		if (atomic_load(&ep->closing) || ep_peer_state(ep) < 0)
+		if (!still_served(ep) || ep_peer_state(ep) < 0)
 			return false;
 		int n = poll(&pfd, 1, 500);
 		if (n > 0)

@@ -68,7 +68,7 @@ static bool init_flags_valid(int flags)
 
 int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)
@@ -84,7 +84,7 @@ int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 
 int scif_fence_wait(scif_epd_t epd, int mark)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)
@@ -129,7 +129,7 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 			  SCIF_SIGNAL_LOCAL | SCIF_SIGNAL_REMOTE;
 	bool local = flags & SCIF_SIGNAL_LOCAL;
 	bool remote = flags & SCIF_SIGNAL_REMOTE;
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)

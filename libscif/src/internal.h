@@ -117,6 +117,12 @@ bool node_offline(struct domain *d, uint16_t node);
  */
 int node_join(struct domain *d, uint16_t node);
 void node_leave(struct domain *d, uint16_t node);
+/*
+ * Fault injection: marks node offline and kills every other process acting
+ * as it (-EBUSY if this one does); node_bring_online clears the mark.
+ */
+int node_take_offline(struct domain *d, uint16_t node);
+int node_bring_online(struct domain *d, uint16_t node);
 
 /* --- ports.c: port reservations and socket names ------------------------ */
 
@@ -272,8 +278,15 @@ struct endpoint *ep_unpublish_stale(void);
 /* EBADF or ENOTTY, whichever MPSS would report for a non-endpoint epd. */
 int ep_bad_descriptor_errno(scif_epd_t epd);
 
-/* Returns a referenced endpoint or NULL with errno EBADF/ENOTTY. */
+/*
+ * Returns a referenced endpoint or NULL with errno EBADF/ENOTTY. ep_get is
+ * for the hot paths (send, recv); ep_get_live also refuses an endpoint whose
+ * number the caller close(2)d, whatever the number names now.
+ */
 struct endpoint *ep_get(scif_epd_t epd);
+struct endpoint *ep_get_live(scif_epd_t epd);
+/* True when ep's number no longer names its socket (close(2)d). */
+bool ep_is_stale(struct endpoint *ep);
 void ep_put(struct endpoint *ep);
 /* Calls fn on every published endpoint until it returns true; that one
  * is returned referenced. */

@@ -44,6 +44,9 @@ static int stream_result(struct endpoint *ep, int done, int err)
 		err = done ? 0 : -EINTR;
 	else if (err == -ECONNRESET)
 		err = ep_lost_errno(ep); /* ENODEV: the peer's node is down */
+	else if ((err == -ENOTSOCK || err == -EBADF) && ep_is_stale(ep))
+		err = -ep_bad_descriptor_errno(
+		    ep->fd); /* close(2)d by the caller */
 	ep_put(ep);
 	if (done > 0 || err == 0)
 		return done;
@@ -115,7 +118,7 @@ int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 /* Fills pfd for one entry; returns false if epd is no endpoint. */
 static bool poll_entry(const struct scif_pollepd *entry, struct pollfd *pfd)
 {
-	struct endpoint *ep = ep_get(entry->epd);
+	struct endpoint *ep = ep_get_live(entry->epd);
 
 	pfd->fd = -1;
 	pfd->events = 0;

@@ -18,7 +18,7 @@ static bool page_aligned(uint64_t value)
 void *scif_mmap(void *addr, size_t len, int prot_flags, int map_flags,
 		scif_epd_t epd, off_t offset)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
 	if (!ep)

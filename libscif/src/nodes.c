@@ -399,25 +399,10 @@ static int kill_member(struct domain *d, uint16_t node, pid_t pid)
 	return rc;
 }
 
-static int with_domain_node(uint16_t node, struct domain **d)
+int node_take_offline(struct domain *d, uint16_t node)
 {
-	struct emu_config cfg;
-	int rc = emu_config_load(&cfg);
+	int rc = 0;
 
-	if (rc == 0 && node >= cfg.nodes)
-		rc = -EINVAL;
-	if (rc == 0)
-		rc = domain_get(cfg.domain, d);
-	return rc;
-}
-
-int scif_emu_node_offline(uint16_t node)
-{
-	struct domain *d;
-	int rc = with_domain_node(node, &d);
-
-	if (rc < 0)
-		return fail(-rc);
 	domain_lock(d);
 	if (d->node_users[node])
 		rc = -EBUSY; /* this process acts as that node itself */
@@ -427,20 +412,12 @@ int scif_emu_node_offline(uint16_t node)
 	/* Every process of the node dies, as on a card reset. */
 	for (pid_t pid; rc == 0 && (pid = node_member(d, node)) != 0;)
 		rc = kill_member(d, node, pid);
-	domain_put(d);
-	return rc < 0 ? fail(-rc) : 0;
+	return rc;
 }
 
-int scif_emu_node_online(uint16_t node)
+int node_bring_online(struct domain *d, uint16_t node)
 {
-	struct domain *d;
-	int rc = with_domain_node(node, &d);
-
-	if (rc < 0)
-		return fail(-rc);
-	rc = set_node_flag(d, node, 0);
-	domain_put(d);
-	return rc < 0 ? fail(-rc) : 0;
+	return set_node_flag(d, node, 0);
 }
 
 int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)

@@ -125,19 +125,25 @@ static void port_file(uint16_t node, uint16_t pn, char *out, size_t size)
 		snprintf(out, size, "%u/%u", node, pn);
 }
 
+/* The longest name under a domain directory still fits in sun_path. */
+_Static_assert(DOMAIN_PATH_MAX + sizeof("/" ADMIN_DIR "/255.1023") <=
+		   sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "DOMAIN_PATH_MAX too large for socket paths");
+
 static socklen_t port_address(struct domain *d, uint16_t node, uint16_t pn,
 			      struct sockaddr_un *addr)
 {
+	size_t dir_len = strlen(d->path);
+	char rel[32];
+
+	port_file(node, pn, rel, sizeof(rel));
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	if (is_admin_port(pn))
-		snprintf(addr->sun_path, sizeof(addr->sun_path),
-			 "%s/" ADMIN_DIR "/%u.%u", d->path, node, pn);
-	else
-		snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%u/%u",
-			 d->path, node, pn);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
-			   strlen(addr->sun_path) + 1);
+	memcpy(addr->sun_path, d->path, dir_len);
+	addr->sun_path[dir_len] = '/';
+	memcpy(addr->sun_path + dir_len + 1, rel, strlen(rel) + 1);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + dir_len +
+			   strlen(rel) + 2);
 }
 
 /* Binds fd to the socket file of a port we hold, replacing a stale one. */

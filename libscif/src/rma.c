@@ -46,7 +46,7 @@ const char *scif_emu_rma_path(void)
 
 const char *scif_emu_ep_rma_path(scif_epd_t epd)
 {
-	struct endpoint *ep = ep_get(epd);
+	struct endpoint *ep = ep_get_live(epd);
 	const char *name;
 
 	if (!ep)
@@ -71,7 +71,7 @@ off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 	off_t placed = 0;
 	int rc;
 
-	if (!(ep = ep_get(epd)))
+	if (!(ep = ep_get_live(epd)))
 		return SCIF_REGISTER_FAILED;
 	if (!page_aligned((uintptr_t)addr) || !page_aligned(len) || !len ||
 	    offset < 0 || !prot_flags ||
@@ -105,7 +105,7 @@ int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 	struct endpoint *ep;
 	int rc;
 
-	if (!(ep = ep_get(epd)))
+	if (!(ep = ep_get_live(epd)))
 		return -1;
 	if (offset < 0 || !page_aligned((uint64_t)offset) || !len ||
 	    !page_aligned(len) || len > (1ULL << 62))
@@ -168,6 +168,9 @@ static int copy_process_vm(struct endpoint *ep, enum rma_dir dir,
 			chunk = RMA_CHUNK;
 		if (!windows_peer_still_valid(peer, r))
 			return -ECONNRESET;
+		/* A peer that went away (or close(2)d) mid-transfer: stop. */
+		if ((ldone || rdone || li || ri) && ep_peer_state(ep) < 0)
+			return ep_peer_state(ep);
 		int rc = copy_chunk(dir, ep->peer_pid, l->addr + ldone,
 				    r->addr + rdone, (size_t)chunk);
 		if (rc < 0)
@@ -224,7 +227,7 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	struct endpoint *ep;
 	int rc;
 
-	if (!(ep = ep_get(epd)))
+	if (!(ep = ep_get_live(epd)))
 		return -1;
 	if (flags & ~RMA_FLAGS_ALL)
 		rc = -EINVAL;
