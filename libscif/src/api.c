@@ -13,6 +13,30 @@
 
 #include "internal.h"
 
+/*
+ * fork() in a threaded program copies whatever locks other threads hold:
+ * the library's own (short-held) ones are taken around it, so that a child
+ * never starts with one locked forever. In the order they nest.
+ */
+static void fork_prepare(void)
+{
+	services_fork_lock(true);
+	domains_fork_lock(true);
+	endpoints_fork_lock(true);
+}
+
+static void fork_done(void)
+{
+	endpoints_fork_lock(false);
+	domains_fork_lock(false);
+	services_fork_lock(false);
+}
+
+__attribute__((constructor)) static void fork_safety(void)
+{
+	pthread_atfork(fork_prepare, fork_done, fork_done);
+}
+
 /* Requesters scif_accept may refuse in one call before it returns. */
 #define ACCEPT_REFUSALS_MAX 64
 

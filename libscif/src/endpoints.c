@@ -22,6 +22,14 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct endpoint **table;
 static size_t table_size;
 
+void endpoints_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&table_lock);
+	else
+		pthread_mutex_unlock(&table_lock);
+}
+
 int ep_bad_descriptor_errno(scif_epd_t epd)
 {
 	/* MPSS: not open -> EBADF; open but not a SCIF device -> ENOTTY. */

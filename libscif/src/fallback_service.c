@@ -294,6 +294,14 @@ static int listen_here(struct domain *d)
 	return fd;
 }
 
+void services_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&services_lock);
+	else
+		pthread_mutex_unlock(&services_lock);
+}
+
 int fallback_service_start(struct endpoint *ep)
 {
 	struct service *s;

@@ -143,8 +143,10 @@ static int peer_pidfd(struct endpoint *ep, pid_t pid)
 	if (getsockopt(ep->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
 		return pidfd;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	if (pidfd < 0)
-		return errno == ENOSYS ? -1 : -ECONNREFUSED;
+	if (pidfd < 0 && errno == ENOSYS)
+		return -1;
+	if (pidfd < 0) /* out of descriptors or memory, or already gone */
+		return errno == ESRCH ? -ECONNREFUSED : -errno;
 	fcntl(pidfd, F_SETFD, FD_CLOEXEC);
 	if (peer_hung_up(ep->fd)) {
 		close(pidfd); /* gone: the number may name another process */

@@ -93,6 +93,8 @@ struct domain {
 	uint32_t node_users[SCIF_EMU_MAX_NODES];
 };
 
+/* Takes (or gives back) the domain registry and every domain's lock. */
+void domains_fork_lock(bool lock);
 /* Opens (creating and checking the directory) and references a domain. */
 int domain_get(const char *path, struct domain **out);
 void domain_ref(struct domain *d);
@@ -268,6 +270,8 @@ int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
  * returned in *stale for the caller to tear down. Returns 0 or -ENOMEM.
  */
 int ep_table_insert(struct endpoint *ep, struct endpoint **stale);
+/* Takes (or gives back) the endpoint table's lock, around fork(). */
+void endpoints_fork_lock(bool lock);
 /* Removes epd from the table and returns the table's reference, or NULL. */
 struct endpoint *ep_unpublish(scif_epd_t epd);
 /*
@@ -433,6 +437,8 @@ int fallback_io(int fd, enum rma_dir dir, void *buf, size_t len);
 /* Bounds every send and receive on fd by FALLBACK_TIMEOUT_MS. */
 void fallback_set_timeouts(int fd);
 
+/* Takes (or gives back) the services' lock, around fork(). */
+void services_fork_lock(bool lock);
 /* Starts this process's fallback RMA service in ep's domain. */
 int fallback_service_start(struct endpoint *ep);
 /*

@@ -262,6 +262,19 @@ int domain_get(const char *path, struct domain **out)
 	return rc;
 }
 
+void domains_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&registry_lock);
+	for (struct domain *d = registry; d; d = d->next)
+		if (lock)
+			pthread_mutex_lock(&d->lock);
+		else
+			pthread_mutex_unlock(&d->lock);
+	if (!lock)
+		pthread_mutex_unlock(&registry_lock);
+}
+
 void domain_ref(struct domain *d)
 {
 	pthread_mutex_lock(&registry_lock);
