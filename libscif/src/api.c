@@ -32,9 +32,33 @@ static void fork_done(void)
 	services_fork_lock(false);
 }
 
+/*
+ * Which process we are is asked on every call (endpoints and windows
+ * belong to the process that made them, not to a fork()ed child), so it is
+ * cached rather than a system call each time; a child forgets it.
+ */
+static _Atomic pid_t own_pid;
+
+pid_t self_pid(void)
+{
+	pid_t pid = atomic_load_explicit(&own_pid, memory_order_relaxed);
+
+	if (!pid) {
+		pid = getpid();
+		atomic_store_explicit(&own_pid, pid, memory_order_relaxed);
+	}
+	return pid;
+}
+
+static void fork_child(void)
+{
+	atomic_store_explicit(&own_pid, 0, memory_order_relaxed);
+	fork_done();
+}
+
 __attribute__((constructor)) static void fork_safety(void)
 {
-	pthread_atfork(fork_prepare, fork_done, fork_done);
+	pthread_atfork(fork_prepare, fork_done, fork_child);
 }
 
 /* Requesters scif_accept may refuse in one call before it returns. */
@@ -49,7 +73,7 @@ __attribute__((constructor)) static void fork_safety(void)
 static void teardown(struct endpoint *ep)
 {
 	atomic_store(&ep->closing, true);
-	if (ep->owner == getpid()) {
+	if (ep->owner == self_pid()) {
 		pthread_mutex_lock(&ep->lock);
 		windows_release_all(ep);
 		pthread_mutex_unlock(&ep->lock);
@@ -114,7 +138,7 @@ int scif_close(scif_epd_t epd)
 	if (!ep)
 		return fail(ep_bad_descriptor_errno(epd));
 	/* close(2)d before: what the number names now is not ours to close. */
-	stale = ep->owner == getpid() && ep_is_stale(ep);
+	stale = ep->owner == self_pid() && ep_is_stale(ep);
 	if (stale)
 		ep->fd = -1;
 	teardown(ep);

@@ -105,7 +105,7 @@ struct endpoint *ep_unpublish_stale(void)
 	pthread_mutex_lock(&table_lock);
 	for (size_t i = 0; i < table_size && !stale; i++) {
 		struct endpoint *ep = table[i];
-		if (ep && ep->owner == getpid() && number_reused(ep)) {
+		if (ep && ep->owner == self_pid() && number_reused(ep)) {
 			table[i] = NULL;
 			ep->fd = -1;
 			stale = ep;
@@ -124,7 +124,7 @@ struct endpoint *ep_get_live(scif_epd_t epd)
 {
 	struct endpoint *ep = ep_get(epd);
 
-	if (ep && ep->owner == getpid() && ep_is_stale(ep)) {
+	if (ep && ep->owner == self_pid() && ep_is_stale(ep)) {
 		ep_put(ep);
 		errno = ep_bad_descriptor_errno(epd);
 		return NULL;
@@ -165,7 +165,7 @@ struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),
 /* Releases everything ep owns; the caller retired its windows. */
 static void ep_destroy(struct endpoint *ep)
 {
-	bool owner = ep->owner == getpid();
+	bool owner = ep->owner == self_pid();
 
 	if (ep->local_table)
 		munmap(ep->local_table, sizeof(struct window_table));
@@ -216,7 +216,7 @@ int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
 	}
 	domain_ref(dom);
 	ep->fd = fd;
-	ep->owner = getpid();
+	ep->owner = self_pid();
 	atomic_init(&ep->refs, 1);
 	atomic_init(&ep->closing, false);
 	pthread_mutex_init(&ep->lock, NULL);
@@ -293,7 +293,7 @@ void ep_reset(struct endpoint *ep, int err)
 	int expected = 0;
 
 	atomic_compare_exchange_strong(&ep->broken, &expected, err);
-	if (ep->fd >= 0 && ep->owner == getpid())
+	if (ep->fd >= 0 && ep->owner == self_pid())
 		shutdown(ep->fd, SHUT_RDWR);
 }
 

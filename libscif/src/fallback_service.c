@@ -85,7 +85,7 @@ static bool serves(struct endpoint *ep, const void *arg)
 {
 	const struct channel_owner *who = arg;
 
-	return ep->owner == getpid() && ep->state == EP_CONNECTED &&
+	return ep->owner == self_pid() && ep->state == EP_CONNECTED &&
 	       ep->local_table && ep->token == who->token &&
 	       ep->peer_pid == who->client && still_served(ep);
 }
@@ -109,8 +109,8 @@ static int copy_window(struct endpoint *ep, uint64_t offset, void *buf,
 				    segs.segs[i].len};
 		ssize_t n =
 		    dir == RMA_WRITE
-			? process_vm_writev(getpid(), &mine, 1, &win, 1, 0)
-			: process_vm_readv(getpid(), &mine, 1, &win, 1, 0);
+			? process_vm_writev(self_pid(), &mine, 1, &win, 1, 0)
+			: process_vm_readv(self_pid(), &mine, 1, &win, 1, 0);
 		if (n < 0 && (errno == ENOSYS || errno == EPERM)) {
 			/* No process_vm_* at all: a plain copy then. */
 			if (dir == RMA_WRITE)
@@ -274,7 +274,7 @@ static void *accept_main(void *arg)
 static int listen_here(struct domain *d)
 {
 	struct sockaddr_un addr;
-	socklen_t len = (socklen_t)service_address(d, getpid(), &addr);
+	socklen_t len = (socklen_t)service_address(d, self_pid(), &addr);
 	const char *rel = addr.sun_path + strlen(d->path) + 1;
 	int fd;
 	int rc = domain_mkdir(d, d->dirfd, "rma");
@@ -310,7 +310,7 @@ int fallback_service_start(struct endpoint *ep)
 	pthread_mutex_lock(&services_lock);
 	/* A fork()ed child has no helper thread: it starts its own. */
 	for (s = services; s; s = s->next)
-		if (s->dom == ep->dom && s->pid == getpid())
+		if (s->dom == ep->dom && s->pid == self_pid())
 			goto out;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -326,7 +326,7 @@ int fallback_service_start(struct endpoint *ep)
 	/* The service lives as long as the process: so does its domain. */
 	domain_ref(ep->dom);
 	s->dom = ep->dom;
-	s->pid = getpid();
+	s->pid = self_pid();
 	pthread_attr_t attr;
 	pthread_t thread;
 	pthread_attr_init(&attr);

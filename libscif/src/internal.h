@@ -95,6 +95,10 @@ struct domain {
 
 /* Takes (or gives back) the domain registry and every domain's lock. */
 void domains_fork_lock(bool lock);
+
+/* getpid(), without a system call after the first: reset in fork()ed
+ * children (api.c). */
+pid_t self_pid(void);
 /* Opens (creating and checking the directory) and references a domain. */
 int domain_get(const char *path, struct domain **out);
 void domain_ref(struct domain *d);

@@ -237,7 +237,7 @@ static int domain_open(const char *path, struct domain **out)
 	}
 	snprintf(d->path, sizeof(d->path), "%s", path);
 	pthread_mutex_init(&d->lock, NULL);
-	d->pid = getpid();
+	d->pid = self_pid();
 	d->refs = 1;
 	*out = d;
 	return 0;
@@ -308,9 +308,9 @@ void domain_put(struct domain *d)
 void domain_lock(struct domain *d)
 {
 	pthread_mutex_lock(&d->lock);
-	if (d->pid != getpid()) {
+	if (d->pid != self_pid()) {
 		/* A fork()ed child holds none of its parent's record locks. */
-		d->pid = getpid();
+		d->pid = self_pid();
 		d->ports.count = 0;
 		memset(d->node_users, 0, sizeof(d->node_users));
 	}

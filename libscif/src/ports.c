@@ -225,7 +225,7 @@ static int bind_any(struct domain *d, uint16_t node, int fd)
 	unsigned start;
 
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	start = (unsigned)(now.tv_nsec ^ getpid()) % span;
+	start = (unsigned)(now.tv_nsec ^ self_pid()) % span;
 	for (unsigned i = 0; i < span; i++) {
 		uint16_t pn = (uint16_t)(SCIF_PORT_RSVD + (start + i) % span);
 		int rc = reserve_and_bind(d, node, pn, fd);
@@ -358,7 +358,7 @@ enum port_claim port_claim(struct domain *d, uint16_t node, uint16_t pn,
 	ours = set_has(&d->ports, port_key(node, pn));
 	domain_unlock(d);
 	if (ours) /* our own locks never show in F_GETLK */
-		return pid == getpid() ? CLAIM_HELD : CLAIM_OTHER;
+		return pid == self_pid() ? CLAIM_HELD : CLAIM_OTHER;
 	if (fcntl(d->lockfd, F_GETLK, &fl) < 0)
 		return CLAIM_OTHER;
 	if (fl.l_type == F_UNLCK)

@@ -82,7 +82,7 @@ off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 msync(addr, len, MS_ASYNC) < 0)
 		rc = -EFAULT; /* some page of the range is not mapped */
-	else if (rc == 0 && ep->owner != getpid())
+	else if (rc == 0 && ep->owner != self_pid())
 		rc = -EACCES; /* the peer knows our creator, not a fork */
 	if (rc == 0) {
 		/* Peers the kernel keeps out of our memory need the service. */
