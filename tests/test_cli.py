@@ -70,3 +70,40 @@ def test_bench_prints_a_table_with_ratios() -> None:
     rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
     assert [row.split("|")[1].strip() for row in rows[1:]] == ["scif", "ipc", "tcp"]
     assert all(row.rstrip().endswith("x |") for row in rows[1:])
+
+
+def test_bench_sizes_take_the_forms_of_ci_bench() -> None:
+    result = cli("bench", "--sizes", "64,1K", "2KiB", "--transports", "ipc", "--repeats", "1")
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ipc")]
+    assert [row.split("|")[2].strip() for row in rows] == ["64", "1024", "2048"]
+
+
+def test_bench_refuses_a_size_it_cannot_read() -> None:
+    result = cli("bench", "--sizes", "12Q")
+    assert result.returncode == 2
+    assert "not a message size: '12Q'" in result.stderr
+
+
+def test_bench_plot_without_matplotlib_fails_before_any_work() -> None:
+    # matplotlib made unimportable in that interpreter only.
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from scif_zmq.cli import main\n"
+        "sys.exit(main(['bench', '--plot', 'out.png', '--sizes', '64']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert result.stderr == (
+        "scif-zmq: error: --plot needs matplotlib: pip install 'scif-zmq[plot]'\n"
+    )
+    assert result.stdout == ""
+
+
+def test_help_is_plain_text() -> None:
+    for args in (["--help"], ["bench", "--help"]):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+        assert "``" not in result.stdout

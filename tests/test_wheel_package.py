@@ -42,7 +42,8 @@ def runpath(library: Path) -> str:
 
 
 def test_libzmq_finds_libscif_next_to_it() -> None:
-    # $ORIGIN: the wheel's libscif.so.0 unless LD_LIBRARY_PATH names another.
+    # $ORIGIN: the wheel's libscif.so.0, unless the backend loaded another
+    # first (scif_zmq.libscif).
     libdir = Path(scif_zmq.get_library_dir())
     assert (libdir / "libscif.so.0").exists()
     assert "$ORIGIN" in runpath(next(libdir.glob("libzmq.so.5*")))

@@ -4,9 +4,9 @@ Installing the ``scif-zmq`` wheel puts ``scif_zmq-backend.pth`` in
 site-packages; at interpreter start-up it sets ``PYZMQ_BACKEND`` to
 ``scif_zmq.backend`` unless ``PYZMQ_BACKEND`` is already set or
 ``SCIF_ZMQ_AUTO_BACKEND=0``. pyzmq then uses its own Cython backend compiled
-against this wheel's libzmq (built with ``ZMQ_HAVE_SCIF``), which loads
-``libscif.so.0`` through its RUNPATH, so ``LD_LIBRARY_PATH`` can select
-Intel MPSS's library instead of the bundled emulation.
+against this wheel's libzmq (built with ``ZMQ_HAVE_SCIF``). The backend
+first loads the ``libscif.so.0`` that libzmq gets: Intel MPSS's where the
+SCIF driver is, else the bundled emulation (see :mod:`scif_zmq.libscif`).
 """
 
 from __future__ import annotations

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
 
 import scif_zmq
 
-from . import bench
+from . import bench, libscif
 
 
 class CliError(Exception):
@@ -40,6 +42,9 @@ def cmd_info(_: argparse.Namespace) -> None:
         ("scif available", "yes" if scif else "no"),
         ("libscif", scif_zmq.loaded_library("libscif.so") or "not loaded"),
     ]
+    choice = libscif.loaded_choice()
+    if choice is not None:
+        rows.append(("libscif chosen", f"{choice.kind}: {choice.reason}"))
     if scif:
         node, online = scif_zmq.scif_nodes()
         rows += [("this node", str(node)), ("online nodes", " ".join(map(str, online)))]
@@ -58,11 +63,31 @@ def cmd_paths(args: argparse.Namespace) -> None:
     print(paths[args.what]())
 
 
+MAX_SIZE = 64 << 20
+
+
+def message_sizes(text: str) -> list[int]:
+    """ "64", "1K", "1KiB", "64k", "1M", "16MiB", or several of them joined by commas."""
+    sizes = []
+    for part in text.split(","):
+        found = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)(?:i?B)?\s*", part)
+        if not found:
+            raise argparse.ArgumentTypeError(f"not a message size: {part!r} (e.g. 64, 1K, 1MiB)")
+        size = int(found.group(1)) << {"": 0, "k": 10, "m": 20}[found.group(2).lower()]
+        if not 1 <= size <= MAX_SIZE:
+            raise argparse.ArgumentTypeError(f"message size out of range (1 B .. 64 MiB): {part!r}")
+        sizes.append(size)
+    return sizes
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
+    # Before any work: a missing optional dependency is one line, not a traceback.
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise CliError("--plot needs matplotlib: pip install 'scif-zmq[plot]'")
     if "scif" in args.transports:
         require_scif()
     results = bench.run(
-        args.sizes,
+        [size for group in args.sizes for size in group],
         args.transports,
         repeats=args.repeats,
         progress=lambda line: print(line, file=sys.stderr, flush=True),
@@ -127,7 +152,9 @@ def demo_peer(endpoint: str) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="scif-zmq", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="scif-zmq", description="ZeroMQ over SCIF: information, benchmark, demo and paths."
+    )
     sub = top.add_subparsers(dest="command", required=True)
 
     sub.add_parser("info", help="versions, backend, libscif in use, nodes").set_defaults(
@@ -137,10 +164,11 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bench", help="throughput and latency: scif:// vs ipc:// vs tcp://")
     p.add_argument(
         "--sizes",
-        type=int,
+        type=message_sizes,
         nargs="+",
-        default=[64, 1024, 65536, 1048576],
-        help="message sizes in bytes",
+        default=[[64, 1024, 65536, 1048576]],
+        metavar="SIZE",
+        help="message sizes: 64, 1K, 1MiB..., also joined by commas (default 64 1K 64K 1M)",
     )
     p.add_argument(
         "--transports",

@@ -1,8 +1,17 @@
 """pyzmq's Cython backend, compiled against the scif-enabled libzmq of this wheel.
 
 pyzmq loads it when ``PYZMQ_BACKEND=scif_zmq.backend``, which the wheel sets
-by default at interpreter start-up (see :mod:`scif_zmq`).
+by default at interpreter start-up (see :mod:`scif_zmq`). The libscif it uses
+is chosen first (see :mod:`scif_zmq.libscif`).
 """
+
+from .. import libscif
+
+# Before libzmq is loaded, so that it gets the chosen libscif.so.0.
+try:
+    libscif.load()
+except (libscif.SelectionError, OSError) as error:
+    raise ImportError(f"scif_zmq.backend: {error}") from error
 
 from . import _zmq  # type: ignore[attr-defined]
 from ._zmq import *  # type: ignore[attr-defined] # noqa: F403

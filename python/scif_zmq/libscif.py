@@ -1,0 +1,116 @@
+"""Which ``libscif.so.0`` the wheel's libzmq uses: Intel's, or the bundled emulator.
+
+The wheel's libzmq finds ``libscif.so.0`` beside itself (RUNPATH ``$ORIGIN``),
+which is the bundled user-space emulator. On a machine with the real SCIF
+driver that would talk to emulated nodes, not to the cards, so before the
+backend loads libzmq, :func:`load` loads the library chosen here by its path;
+the dynamic linker then gives libzmq that one, as both have the same soname.
+
+``SCIF_ZMQ_LIBSCIF`` chooses:
+
+- ``auto`` (the default): the system's library when the SCIF driver is
+  present (its device node, and a ``libscif.so.0`` in ``LD_LIBRARY_PATH`` or
+  a system library directory), else the bundled one;
+- ``bundled`` or ``system``: that one (``system`` fails if there is none);
+- a path to a ``libscif.so.0``: that file.
+
+``SCIF_ZMQ_SCIF_DEVICE`` and ``SCIF_ZMQ_SYSTEM_LIBDIRS`` (``:``-separated)
+replace the device node and the system library directories looked at, for
+tests and unusual installs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+SONAME = "libscif.so.0"
+DEVICE = "/dev/mic/scif"
+# Where Intel MPSS (and distribution packages) install it.
+SYSTEM_LIBDIRS = ("/usr/lib64", "/usr/lib/x86_64-linux-gnu", "/usr/lib", "/usr/local/lib64")
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The library to load and why it was chosen."""
+
+    path: Path
+    kind: str  # "bundled", "system" or "path"
+    reason: str
+
+
+class SelectionError(RuntimeError):
+    """``SCIF_ZMQ_LIBSCIF`` names a library that is not there."""
+
+
+def bundled_library() -> Path:
+    return Path(__file__).resolve().parent / "lib" / SONAME
+
+
+def system_libdirs(env: Mapping[str, str]) -> list[str]:
+    dirs = env.get("SCIF_ZMQ_SYSTEM_LIBDIRS")
+    searched = env.get("LD_LIBRARY_PATH", "").split(":")
+    searched += dirs.split(":") if dirs else SYSTEM_LIBDIRS
+    return [directory for directory in searched if directory]
+
+
+def system_library(env: Mapping[str, str]) -> Path | None:
+    bundled = bundled_library()
+    for directory in system_libdirs(env):
+        candidate = Path(directory) / SONAME
+        if candidate.is_file() and candidate.resolve() != bundled:
+            return candidate
+    return None
+
+
+def choose(env: Mapping[str, str] | None = None) -> Choice:
+    """The library ``SCIF_ZMQ_LIBSCIF`` (and the machine) select."""
+    env = os.environ if env is None else env
+    setting = env.get("SCIF_ZMQ_LIBSCIF", "auto") or "auto"
+    device = Path(env.get("SCIF_ZMQ_SCIF_DEVICE", DEVICE))
+    system = system_library(env)
+    if setting == "bundled":
+        return Choice(bundled_library(), "bundled", "SCIF_ZMQ_LIBSCIF=bundled")
+    if setting == "system":
+        if system is None:
+            raise SelectionError(
+                f"SCIF_ZMQ_LIBSCIF=system, but no {SONAME} in {':'.join(system_libdirs(env))}"
+            )
+        return Choice(system, "system", "SCIF_ZMQ_LIBSCIF=system")
+    if setting == "auto":
+        if not device.exists():
+            return Choice(bundled_library(), "bundled", f"no SCIF driver ({device} is missing)")
+        if system is None:
+            return Choice(
+                bundled_library(), "bundled", f"{device} exists, but no system {SONAME} was found"
+            )
+        return Choice(system, "system", f"SCIF driver found ({device})")
+    if "/" in setting:
+        path = Path(setting)
+        if not path.is_file():
+            raise SelectionError(f"SCIF_ZMQ_LIBSCIF={setting}: no such file")
+        return Choice(path, "path", "SCIF_ZMQ_LIBSCIF names it")
+    raise SelectionError(
+        f"SCIF_ZMQ_LIBSCIF={setting!r}: expected auto, bundled, system or a path to {SONAME}"
+    )
+
+
+_loaded: Choice | None = None
+
+
+def load() -> Choice:
+    """Loads the chosen library for libzmq (once), and returns the choice."""
+    global _loaded
+    if _loaded is None:
+        choice = choose()
+        ctypes.CDLL(str(choice.path), mode=ctypes.RTLD_GLOBAL)
+        _loaded = choice
+    return _loaded
+
+
+def loaded_choice() -> Choice | None:
+    """The choice :func:`load` made in this process, if it ran."""
+    return _loaded
