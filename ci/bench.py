@@ -468,8 +468,12 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullLocator
 
-    fig, (thr_ax, lat_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    # inproc:// passes pointers: drawn as a dashed reference that does not set
+    # the scale, so that scif, ipc and tcp stay readable.
+    fig, (thr_ax, lat_ax, ratio_ax) = plt.subplots(1, 3, figsize=(16, 4.4))
+    on_scale: dict[object, list[float]] = {thr_ax: [], lat_ax: []}
     for t in args.transports:
+        reference = t == "inproc"
         for ax, kind, scale in ((thr_ax, "thr", True), (lat_ax, "lat", False)):
             xs, ys, lo, hi = [], [], [], []
             for size in args.sizes:
@@ -482,11 +486,33 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
                 ys.append(m * k)
                 lo.append((m - min(p.runs)) * k)
                 hi.append((max(p.runs) - m) * k)
-            if xs:
+            if not xs:
+                continue
+            if reference:
+                ax.plot(xs, ys, linestyle="--", color="gray", label=f"{t}:// (reference)")
+            else:
                 ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=f"{t}://")
+                on_scale[ax] += ys
+    for ax, values in on_scale.items():
+        if values:
+            ax.set_ylim(min(values) / 2, max(values) * 2)
+    for t in args.transports:
+        if t in ("ipc", "inproc"):
+            continue
+        xs, ys = [], []
+        for size in args.sizes:
+            mine, ipc = points.get((t, size, "thr")), points.get(("ipc", size, "thr"))
+            m, base = (mine.median() if mine else None), (ipc.median() if ipc else None)
+            if m and base:
+                xs.append(size)
+                ys.append(m / base)
+        if xs:
+            ratio_ax.plot(xs, ys, marker="o", label=f"{t}://")
+    ratio_ax.axhline(1.0, color="gray", linewidth=1)
     thr_ax.set(ylabel="throughput (MB/s)", title="PUSH/PULL throughput (local_thr/remote_thr)")
     lat_ax.set(ylabel="latency (µs, one way)", title="REQ/REP latency (local_lat/remote_lat)")
-    for ax in (thr_ax, lat_ax):
+    ratio_ax.set(ylabel="throughput / ipc:// throughput", title="throughput relative to ipc://")
+    for ax in (thr_ax, lat_ax, ratio_ax):
         ax.set(xscale="log", yscale="log", xlabel="message size")
         ax.set_xticks(args.sizes, [human(s) for s in args.sizes])
         ax.xaxis.set_minor_locator(NullLocator())

@@ -1,4 +1,4 @@
-"""The contribution tooling: ci/pr-kit and ci/check-series-format."""
+"""The contribution tooling: ci/pr-kit, ci/check-series-format, ci/compare_junit.py."""
 
 from __future__ import annotations
 
@@ -126,3 +126,66 @@ def test_check_series_format_flags_a_misformatted_new_file(build: Path, tmp_path
     assert result.returncode == 1
     assert "not clang-format clean: src/scif_address.cpp (added by 0002-" in result.stderr
     assert "+uint16_t zmq::scif_address_t::node () const" in result.stderr
+
+
+def junit(path: Path, outcomes: dict[str, str]) -> Path:
+    """A JUnit report of tests/test_log.py::TestPubLog tests with these outcomes."""
+    cases = "".join(
+        f'<testcase classname="tests.test_log.TestPubLog" name="{name}">'
+        + {"passed": "", "failed": "<failure/>", "skipped": "<skipped/>"}[outcome]
+        + "</testcase>"
+        for name, outcome in outcomes.items()
+    )
+    path.write_text(f"<testsuites><testsuite>{cases}</testsuite></testsuites>")
+    return path
+
+
+def compare_junit(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "ci" / "compare_junit.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compare_junit_lists_the_tests_to_run_again(tmp_path: Path) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_log.py").touch()
+    stock = junit(tmp_path / "stock.xml", {"test_a": "passed", "test_b": "passed"})
+    scif = junit(tmp_path / "scif.xml", {"test_a": "failed", "test_b": "passed"})
+    differ = tmp_path / "differ.txt"
+    result = compare_junit(tmp_path, "--differ-to", str(differ), f"stock={stock}", f"scif={scif}")
+    assert result.returncode == 1
+    assert differ.read_text() == "tests/test_log.py::TestPubLog::test_a\n"
+
+
+@pytest.mark.parametrize(
+    ("scif_reruns", "verdict"),
+    [(["failed", "failed", "failed"], 1), (["failed", "passed", "failed"], 0)],
+)
+def test_compare_junit_fails_only_on_a_test_that_always_fails(
+    tmp_path: Path, scif_reruns: list[str], verdict: int
+) -> None:
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_log.py").touch()
+    tests = tmp_path / "differ.txt"
+    tests.write_text("tests/test_log.py::TestPubLog::test_a\n")
+    stock = [junit(tmp_path / f"stock-{i}.xml", {"test_a": "passed"}) for i in range(3)]
+    scif = [
+        junit(tmp_path / f"scif-{i}.xml", {"test_a": outcome})
+        for i, outcome in enumerate(scif_reruns)
+    ]
+    result = compare_junit(
+        tmp_path,
+        "--verdict",
+        "--tests",
+        str(tests),
+        "stock=" + ",".join(map(str, stock)),
+        "scif=" + ",".join(map(str, scif)),
+    )
+    assert result.returncode == verdict, result.stdout
+    passed = scif_reruns.count("passed")
+    assert f"stock passed 3/3, scif passed {passed}/3" in result.stdout
+    assert ("REGRESSION" in result.stdout) == (verdict == 1)
