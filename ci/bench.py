@@ -513,14 +513,18 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
     lat_ax.set(ylabel="latency (µs, one way)", title="REQ/REP latency (local_lat/remote_lat)")
     ratio_ax.set(ylabel="throughput / ipc:// throughput", title="throughput relative to ipc://")
     for ax in (thr_ax, lat_ax, ratio_ax):
-        ax.set(xscale="log", yscale="log", xlabel="message size")
+        ax.set(xscale="log", xlabel="message size")
         ax.set_xticks(args.sizes, [human(s) for s in args.sizes])
         ax.xaxis.set_minor_locator(NullLocator())
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:,.10g}"))
-        ax.yaxis.set_minor_formatter(FuncFormatter(lambda _y, _pos: ""))
+        if ax is not ratio_ax:
+            ax.set(yscale="log")
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:,.10g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda _y, _pos: ""))
         ax.grid(True, which="both", alpha=0.3)
         if ax.has_data():
             ax.legend()
+    ratio_ax.set_ylim(bottom=0)
+    ratio_ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _pos: f"{y:g}x"))
     fig.suptitle(f"medians of {runs(args.repeat)}, bars: min to max", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
