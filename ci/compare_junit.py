@@ -27,7 +27,9 @@ from pathlib import Path
 
 def node_id(classname: str, name: str) -> str:
     """pytest's node id from JUnit's classname (tests.test_x.TestY) and name."""
-    parts = classname.split(".")
+    parts = [part for part in classname.split(".") if part]
+    if not parts:  # a whole module (skipped when collected): name is its dotted path
+        return f"{Path(*name.split('.'))}.py"
     # The module is the shortest prefix that names a file; the rest are classes.
     for end in range(1, len(parts) + 1):
         module = Path(*parts[:end]).with_suffix(".py")

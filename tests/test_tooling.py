@@ -129,8 +129,10 @@ def test_check_series_format_flags_a_misformatted_new_file(build: Path, tmp_path
 
 
 def junit(path: Path, outcomes: dict[str, str]) -> Path:
-    """A JUnit report of tests/test_log.py::TestPubLog tests with these outcomes."""
-    cases = "".join(
+    """A JUnit report of tests/test_log.py::TestPubLog tests with these outcomes,
+    and of a module skipped when collected, as pytest reports one."""
+    cases = '<testcase classname="" name="tests.test_mypy"><skipped/></testcase>'
+    cases += "".join(
         f'<testcase classname="tests.test_log.TestPubLog" name="{name}">'
         + {"passed": "", "failed": "<failure/>", "skipped": "<skipped/>"}[outcome]
         + "</testcase>"
@@ -157,8 +159,9 @@ def test_compare_junit_lists_the_tests_to_run_again(tmp_path: Path) -> None:
     scif = junit(tmp_path / "scif.xml", {"test_a": "failed", "test_b": "passed"})
     differ = tmp_path / "differ.txt"
     result = compare_junit(tmp_path, "--differ-to", str(differ), f"stock={stock}", f"scif={scif}")
-    assert result.returncode == 1
+    assert result.returncode == 1, result.stderr
     assert differ.read_text() == "tests/test_log.py::TestPubLog::test_a\n"
+    assert "stock: 2 passed, 0 failed, 1 skipped (3 tests)" in result.stdout
 
 
 @pytest.mark.parametrize(
