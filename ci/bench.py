@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import datetime
+import importlib.util
 import itertools
 import math
 import os
@@ -37,7 +38,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from types import FrameType, ModuleType
 
 TRANSPORTS = ("scif", "ipc", "tcp", "inproc")
 SIZES = (64, 1 << 10, 64 << 10, 1 << 20, 16 << 20)
@@ -82,15 +83,22 @@ def runs(n: int) -> str:
     return f"{n} run" if n == 1 else f"{n} runs"
 
 
+def load_sizes_module() -> ModuleType:
+    """scif_zmq.sizes from the source tree, without the package (not installed here)."""
+    path = Path(__file__).resolve().parent.parent / "python" / "scif_zmq" / "sizes.py"
+    spec = importlib.util.spec_from_file_location("scif_zmq_sizes", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+SIZE_TEXT = load_sizes_module()
+
+
 def parse_size(text: str) -> int:
     """64, 1024, 1K, 1KiB, 64k, 1M, 16MiB -> bytes."""
-    found = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)(?:i?B)?\s*", text)
-    if not found:
-        raise argparse.ArgumentTypeError(f"not a message size: {text!r}")
-    size = int(found.group(1)) << {"": 0, "k": 10, "m": 20}[found.group(2).lower()]
-    if not 1 <= size <= MAX_SIZE:
-        raise argparse.ArgumentTypeError(f"message size out of range (1 B .. 64 MiB): {text!r}")
-    return size
+    return SIZE_TEXT.parse_size(text, MAX_SIZE)
 
 
 def interpolate(table: dict[int, int], size: int) -> float:

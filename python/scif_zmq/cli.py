@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Sequence
 
 import scif_zmq
 
-from . import bench, libscif
+from . import bench, libscif, sizes
 
 
 class CliError(Exception):
@@ -67,17 +66,8 @@ MAX_SIZE = 64 << 20
 
 
 def message_sizes(text: str) -> list[int]:
-    """ "64", "1K", "1KiB", "64k", "1M", "16MiB", or several of them joined by commas."""
-    sizes = []
-    for part in text.split(","):
-        found = re.fullmatch(r"\s*(\d+)\s*([kKmM]?)(?:i?B)?\s*", part)
-        if not found:
-            raise argparse.ArgumentTypeError(f"not a message size: {part!r} (e.g. 64, 1K, 1MiB)")
-        size = int(found.group(1)) << {"": 0, "k": 10, "m": 20}[found.group(2).lower()]
-        if not 1 <= size <= MAX_SIZE:
-            raise argparse.ArgumentTypeError(f"message size out of range (1 B .. 64 MiB): {part!r}")
-        sizes.append(size)
-    return sizes
+    """One size, or several joined by commas (see :mod:`scif_zmq.sizes`)."""
+    return [sizes.parse_size(part, MAX_SIZE) for part in text.split(",")]
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
