@@ -5,7 +5,11 @@ PUSH/PULL throughput (local_thr/remote_thr) and REQ/REP latency
 as emulated SCIF node 0 (bind scif://PORT) and the remote side as node 1
 (connect scif://0:PORT), in an emulated machine (SCIF_EMU_DOMAIN) of its own
 for every run; ipc:// and tcp://127.0.0.1 run the same two processes;
-inproc:// runs inproc_thr/inproc_lat in one process. Every point is measured
+inproc:// runs inproc_thr/inproc_lat in one process. Beside them, memcpy_thr
+(ci/memcpy_thr.c) measures one memcpy per byte the way a one-copy transport
+must copy (a fresh malloc per message, destinations rotating over a region
+the size of the scif:// pool): the limit of any transport that copies, which
+the table shows each transport's bandwidth against. Every point is measured
 --repeat times, the repetitions interleaved (round robin over sizes and
 transports, so that a burst of load from elsewhere hits all transports alike),
 and reported as its median with min and max.
@@ -41,7 +45,10 @@ from pathlib import Path
 from types import FrameType, ModuleType
 
 TRANSPORTS = ("scif", "ipc", "tcp", "inproc")
-SIZES = (64, 1 << 10, 64 << 10, 1 << 20, 16 << 20)
+SIZES = (64, 1 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20)
+# The one-copy reference: measured for throughput only, at every size.
+MEMCPY = "memcpy"
+POOL_SIZE = 8 << 20  # ZMQ_SCIF_RMA_WINDOW's default: memcpy_thr's destinations
 KINDS = ("thr", "lat")
 
 # Messages per throughput run and round trips per latency run, chosen so that
@@ -125,6 +132,11 @@ def counts(size: int, quick: bool) -> dict[str, int]:
     return {"thr": max(MIN_THR_COUNT, round(thr)), "lat": max(MIN_LAT_COUNT, round(lat))}
 
 
+def memcpy_count(size: int) -> int:
+    """Copies per memcpy_thr run: about 2 GiB, at least MIN_THR_COUNT."""
+    return max(MIN_THR_COUNT, (2 << 30) // size)
+
+
 class RunFailed(Exception):
     """A perf tool failed, timed out or printed no result; the message says how."""
 
@@ -188,6 +200,7 @@ class Point:
 class Runner:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.perf: Path = args.perf
+        self.memcpy: Path = args.memcpy
         self.workdir = workdir
         self.timeout: float = args.timeout
         self.seq = 0
@@ -298,6 +311,8 @@ class Runner:
 
     def measure(self, transport: str, size: int, kind: str, count: int) -> float:
         """One run: the tool's throughput in msg/s or latency in us."""
+        if transport == MEMCPY:
+            return self.measure_memcpy(size, count)
         self.seq += 1
         # A private emulated machine per run, inside the work directory.
         domain = self.workdir / f"domain-{self.seq}"
@@ -339,6 +354,20 @@ class Runner:
             # The tools time count - 1 messages (the clock starts at the first
             # one) but divide count by that time: take the extra one out.
             return value * 1e6 / 8 / size * (count - 1) / count
+        finally:
+            self.finish(procs)
+
+    def measure_memcpy(self, size: int, count: int) -> float:
+        """memcpy_thr's msg/s (it times every one of its *count* copies)."""
+        self.seq += 1
+        argv = [str(self.memcpy), str(size), str(count), str(POOL_SIZE)]
+        procs = [self.start(MEMCPY, argv, self.env)]
+        try:
+            self.wait_for(procs[0], procs, time.monotonic() + self.timeout)
+            found = THR_RE.search(procs[0].out.read_text(errors="replace"))
+            if not found:
+                raise RunFailed(self.describe("no result in memcpy_thr's output", procs))
+            return float(found.group(1)) * 1e6 / 8 / size
         finally:
             self.finish(procs)
 
@@ -399,19 +428,27 @@ def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -
     bases = [b for b in ("ipc", "tcp") if b in args.transports]
     head = ["transport", "size", "msg/s", "MB/s", "latency (us)"]
     head += [f"msg/s vs {b}" for b in bases] + [f"latency vs {b}" for b in bases]
+    head.append("MB/s vs memcpy")
     lines = [
         "| " + " | ".join(head) + " |",
         "|---|---:|" + "---:|" * (len(head) - 2),
     ]
     for size in args.sizes:
+        limit = value(points, MEMCPY, size, "MB_per_s")
         for t in args.transports:
             thr = value(points, t, size, "msg_per_s")
             lat = value(points, t, size, "latency_us")
-            row = [t, human(size), fmt(thr), fmt(value(points, t, size, "MB_per_s")), fmt(lat)]
+            mb = value(points, t, size, "MB_per_s")
+            row = [t, human(size), fmt(thr), fmt(mb), fmt(lat)]
             for metric, cur in (("msg_per_s", thr), ("latency_us", lat)):
                 for b in bases:
                     row.append("-" if t == b else ratio(cur, value(points, b, size, metric)))
+            # inproc:// passes pointers: no copy to compare with.
+            row.append("-" if t == "inproc" else ratio(mb, limit))
             lines.append("| " + " | ".join(row) + " |")
+        memcpy_row = [MEMCPY, human(size), fmt(value(points, MEMCPY, size, "msg_per_s"))]
+        memcpy_row += [fmt(limit)] + ["-"] * (len(head) - 4)
+        lines.append("| " + " | ".join(memcpy_row) + " |")
     ratios = " (or ".join(f"{b}'s" for b in bases) + (")" if len(bases) > 1 else "")
     note = (
         f"Medians of {runs(args.repeat)} (min and max in bench.csv). MB = 10^6 bytes; "
@@ -422,6 +459,12 @@ def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -
             f" Ratios: the row's median divided by {ratios} at the same size "
             "(throughput: higher is better; latency: lower is better)."
         )
+    note += (
+        " memcpy: one copy per byte as a one-copy transport must make it (ci/memcpy_thr.c: "
+        f"a fresh malloc per message, destinations rotating over {human(POOL_SIZE)}), "
+        "the most any transport that copies can move; MB/s vs memcpy is the row's "
+        "bandwidth divided by it."
+    )
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
@@ -434,11 +477,27 @@ def goals(points: dict[tuple[str, int, str], Point]) -> list[str]:
         met = r >= want if higher else r <= want
         return f"goal: {text}: {'met' if met else 'not met'} (measured {r:.2f}x)"
 
-    return [
-        check("1 MiB scif:// throughput >= 2.0x ipc://", 1 << 20, "MB_per_s", 2.0, True),
-        check("64 B scif:// msg/s >= 1.0x ipc://", 64, "msg_per_s", 1.0, True),
-        check("64 B scif:// latency <= 1.0x ipc://", 64, "latency_us", 1.0, False),
-    ]
+    def of_memcpy(size: int) -> str:
+        text = f"{human(size)} scif:// bandwidth >= 0.8x memcpy"
+        scif = value(points, "scif", size, "MB_per_s")
+        limit = value(points, MEMCPY, size, "MB_per_s")
+        if scif is None or not limit:
+            return f"goal: {text}: not measured (needs scif and memcpy at {human(size)})"
+        r = scif / limit
+        return f"goal: {text}: {'met' if r >= 0.8 else 'not met'} (measured {r:.2f}x)"
+
+    large = (64 << 10, 1 << 20, 16 << 20, 64 << 20)
+    return (
+        [
+            check(f"{human(s)} scif:// throughput >= 2.0x ipc://", s, "MB_per_s", 2.0, True)
+            for s in large
+        ]
+        + [of_memcpy(s) for s in large]
+        + [
+            check("64 B scif:// msg/s >= 1.0x ipc://", 64, "msg_per_s", 1.0, True),
+            check("64 B scif:// latency <= 1.0x ipc://", 64, "latency_us", 1.0, False),
+        ]
+    )
 
 
 def write_csv(
@@ -448,7 +507,7 @@ def write_csv(
         w = csv.writer(f)
         w.writerow(["transport", "size", "metric", "median", "min", "max", "runs", "count"])
         for size in args.sizes:
-            for t in args.transports:
+            for t in [*args.transports, MEMCPY]:
                 for kind, metric in METRICS:
                     p = points.get((t, size, kind))
                     if p is None or p.median() is None:
@@ -501,6 +560,13 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
             else:
                 ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=f"{t}://")
                 on_scale[ax] += ys
+    # The one-copy limit, on the scale of the transports that copy.
+    limit = [(s, value(points, MEMCPY, s, "MB_per_s")) for s in args.sizes]
+    limit_xs = [s for s, v in limit if v is not None]
+    limit_ys = [v for _s, v in limit if v is not None]
+    if limit_xs:
+        thr_ax.plot(limit_xs, limit_ys, linestyle=":", color="black", label="memcpy (limit)")
+        on_scale[thr_ax] += limit_ys
     for ax, values in on_scale.items():
         if values:
             ax.set_ylim(min(values) / 2, max(values) * 2)
@@ -644,6 +710,7 @@ def machine(args: argparse.Namespace, info: dict[str, str]) -> str:
 def schedule(args: argparse.Namespace) -> Iterator[tuple[int, int, str, str]]:
     for rep in range(args.repeat):
         for size in args.sizes:
+            yield rep, size, MEMCPY, "thr"
             for t in args.transports:
                 for kind in KINDS:
                     yield rep, size, t, kind
@@ -661,7 +728,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         nargs="+",
         default=list(SIZES),
         metavar="SIZE",
-        help="message sizes in bytes, K/M suffixes allowed (default: 64 1K 64K 1M 16M)",
+        help="message sizes in bytes, K/M suffixes allowed (default: 64 1K 64K 1M 16M 64M)",
     )
     ap.add_argument(
         "--transports",
@@ -691,6 +758,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--perf", type=Path, required=True, help="directory of libzmq's perf tools")
     ap.add_argument("--libscif", type=Path, required=True, help="directory of libscif.so.0")
+    ap.add_argument(
+        "--memcpy", type=Path, required=True, help="memcpy_thr, built from ci/memcpy_thr.c"
+    )
     ap.add_argument("--cmake-dir", type=Path, help="the build tree, for machine.md")
     ap.add_argument("--checkout", type=Path, help="libzmq checkout, for machine.md")
     ap.add_argument("--patches", type=Path, help="the series' directory, for machine.md")
@@ -707,6 +777,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     missing = [t for t in tools if not os.access(args.perf / t, os.X_OK)]
     if missing:
         ap.error(f"missing in {args.perf}: {' '.join(missing)} (build first: ci/build)")
+    if not os.access(args.memcpy, os.X_OK):
+        ap.error(f"{args.memcpy} is not an executable (ci/bench builds it)")
     return args
 
 
@@ -723,9 +795,11 @@ def main() -> int:
         for t in args.transports
         for k in KINDS
     }
+    for s in args.sizes:
+        points[(MEMCPY, s, "thr")] = Point(MEMCPY, s, "thr", memcpy_count(s))
     total = len(points) * args.repeat
     log(
-        f"{len(args.sizes)} sizes x {len(args.transports)} transports x 2 tools x "
+        f"{len(args.sizes)} sizes x ({len(args.transports)} transports x 2 tools + memcpy) x "
         f"{args.repeat} runs = {total} runs{' (quick)' if args.quick else ''}"
     )
     done = 0
