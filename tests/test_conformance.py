@@ -14,6 +14,7 @@ import zmq.asyncio
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils.monitor import recv_monitor_message
 
+import scif_zmq
 from scif_peer import finish, spawn
 
 pytestmark = pytest.mark.usefixtures("scif_domain")
@@ -188,7 +189,8 @@ def test_multipart_zero_byte_and_64_mib(ctx: zmq.Context) -> None:
 
 def test_sizes_across_the_rma_threshold_keep_order(ctx: zmq.Context) -> None:
     # From 8 KiB the engine writes messages into the peer's pool by RMA,
-    # below through the stream; up to 8 MiB fit the default pool.
+    # below through the stream; up to 8 MiB fit the default pool, larger
+    # ones go by rendezvous.
     sizes = [8191, 8192, 8193, 100, 1 << 20, 0, 7 << 20, 9 << 20, 65536]
     sock = receiving(ctx.socket(zmq.PULL))
     endpoint, _ = bind_ephemeral(sock)
@@ -209,6 +211,42 @@ def test_sizes_across_the_rma_threshold_keep_order(ctx: zmq.Context) -> None:
         frame = sock.recv(copy=False)
         assert frame.buffer == bytes([i]) * size
     assert [len(p) for p in sock.recv_multipart()] == [1, 1 << 20, 1, 3 << 20]
+    finish(peer)
+
+
+def test_rma_options_from_python(ctx: zmq.Context) -> None:
+    sock = receiving(ctx.socket(zmq.PAIR))
+    defaults = {
+        scif_zmq.SCIF_RMA_THRESHOLD: 8192,
+        scif_zmq.SCIF_RMA_WINDOW: 8 << 20,
+        scif_zmq.SCIF_RMA_MEMORY: 64 << 20,
+    }
+    for option, default in defaults.items():
+        assert sock.getsockopt(option) == default
+        sock.setsockopt(option, default // 2)
+        assert sock.getsockopt(option) == default // 2
+        with pytest.raises(zmq.ZMQError) as refused:
+            sock.setsockopt(option, -1)
+        assert refused.value.errno == zmq.EINVAL
+    # A 256 KiB pool: 1 MiB goes by rendezvous, 100 KiB through the pool.
+    sock.setsockopt(scif_zmq.SCIF_RMA_WINDOW, 256 << 10)
+    sock.setsockopt(scif_zmq.SCIF_RMA_THRESHOLD, 16 << 10)
+    endpoint, _ = bind_ephemeral(sock)
+    peer = spawn(
+        f"""
+        import scif_zmq
+        ctx = zmq.Context()
+        s = ctx.socket(zmq.PAIR); s.sndtimeo = {TIMEOUT_MS}
+        s.setsockopt(scif_zmq.SCIF_RMA_THRESHOLD, 16 << 10)
+        s.connect({endpoint!r})
+        for i, size in enumerate([100 << 10, 1 << 20, 10, 100 << 10]):
+            s.send(bytes([i]) * size)
+        s.close(linger=-1)
+        ctx.term()
+        """
+    )
+    for i, size in enumerate([100 << 10, 1 << 20, 10, 100 << 10]):
+        assert sock.recv() == bytes([i]) * size
     finish(peer)
 
 

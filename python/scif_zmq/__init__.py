@@ -18,9 +18,18 @@ import tempfile
 from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
+from typing import Final
 
 __version__ = metadata.version("scif-zmq")
 BACKEND = "scif_zmq.backend"
+
+# The scif:// transport's socket options (DRAFT in libzmq, which this wheel's
+# libzmq is built with): pass them to Socket.setsockopt/getsockopt, which hand
+# option numbers pyzmq does not know to libzmq as ints. Bytes; see the docs'
+# "RMA large-message path".
+SCIF_RMA_THRESHOLD: Final = 125
+SCIF_RMA_WINDOW: Final = 126
+SCIF_RMA_MEMORY: Final = 127
 
 _PACKAGE = Path(__file__).resolve().parent
 
