@@ -129,7 +129,8 @@ static double measure(enum test test, struct link *l)
 		xfer(l, buf, 1, false);
 	} else {
 		for (int i = 0; i < RMA_ROUNDS; i++)
-			if (scif_vwriteto(l->fd, buf, RMA_SIZE, 0, 0) != 0)
+			if (scif_vwriteto(l->fd, buf, RMA_SIZE, 0,
+					  SCIF_RMA_SYNC) != 0)
 				die("scif_vwriteto");
 	}
 	double elapsed = now() - start;

@@ -20,6 +20,7 @@
  */
 static void fork_prepare(void)
 {
+	dma_fork_lock(true);
 	services_fork_lock(true);
 	domains_fork_lock(true);
 	endpoints_fork_lock(true);
@@ -30,6 +31,7 @@ static void fork_done(void)
 	endpoints_fork_lock(false);
 	domains_fork_lock(false);
 	services_fork_lock(false);
+	dma_fork_lock(false);
 }
 
 /*
@@ -53,6 +55,7 @@ pid_t self_pid(void)
 static void fork_child(void)
 {
 	atomic_store_explicit(&own_pid, 0, memory_order_relaxed);
+	dma_fork_child();
 	fork_done();
 }
 

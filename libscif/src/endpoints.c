@@ -189,6 +189,8 @@ static void ep_destroy(struct endpoint *ep)
 	pthread_cond_destroy(&ep->windows.idle);
 	pthread_mutex_destroy(&ep->windows.lock);
 	pthread_mutex_destroy(&ep->channel_lock);
+	pthread_cond_destroy(&ep->rma_progress);
+	pthread_mutex_destroy(&ep->rma_lock);
 	pthread_mutex_destroy(&ep->lock);
 	pthread_mutex_destroy(&ep->send_lock);
 	pthread_mutex_destroy(&ep->recv_lock);
@@ -223,6 +225,8 @@ int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
 	pthread_mutex_init(&ep->send_lock, NULL);
 	pthread_mutex_init(&ep->recv_lock, NULL);
 	pthread_mutex_init(&ep->channel_lock, NULL);
+	pthread_mutex_init(&ep->rma_lock, NULL);
+	pthread_cond_init(&ep->rma_progress, NULL);
 	pthread_mutex_init(&ep->windows.lock, NULL);
 	pthread_cond_init(&ep->windows.idle, NULL);
 	ep->node = node;

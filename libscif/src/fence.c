@@ -1,15 +1,25 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
- * Fences: scif_fence_mark, scif_fence_wait, scif_fence_signal.
+ * Fences: scif_fence_mark, scif_fence_wait, scif_fence_signal, and the
+ * completion order they rest on.
  *
- * An RMA is complete when its call returns (see rma.c), so the only RMAs a
- * fence can find unfinished are ones other threads (or the peer) are
- * running at that moment. Each side counts the RMAs it started and finished
- * in its window table; a mark remembers the "started" count and waiting
- * means letting "finished" catch up with it. With several threads issuing
- * RMAs concurrently this can also wait for RMAs started after the mark,
- * never less. Marks of the peer read the peer's table: they wait for no
- * more than the peer's life.
+ * Every RMA of ours takes a ticket when issued and gives it back when
+ * complete: synchronous ones in the caller's thread, the others in the DMA
+ * engine (dma.c). "Complete up to n" means no ticket below n is still out,
+ * so a mark (the next ticket number) is reached exactly when every RMA
+ * issued before it is complete, whatever order they finish in. Both
+ * numbers are published in our window table, where the peer's marks
+ * (SCIF_FENCE_INIT_PEER) read them.
+ *
+ * As in MPSS, scif_fence_signal only queues: the values are written by
+ * the engine once the marked RMAs are complete, and a signal takes a
+ * ticket of its own, so that a later mark covers it too. A failed asynchronous
+ * RMA is reported once, by the next scif_fence_wait on a mark of ours; until
+ * then the signals after it are not written (they would claim data that
+ * never arrived). Signals on the peer's RMAs are written before
+ * scif_fence_signal returns: the engine would otherwise wait on another
+ * process, in front of every other endpoint's requests. So are signals on
+ * the fallback path, whose RMAs all complete in their calls (rma.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,44 +29,124 @@
 
 #include "internal.h"
 
-/* Marks: bit 30 says "peer's RMAs", bits 0-29 hold the counter. */
+/* Marks: bit 30 says "peer's RMAs", bits 0-29 hold the ticket number. */
 #define MARK_PEER  (1 << 30)
 #define MARK_COUNT 0x3fffffff
 
-/* The counters a mark refers to; NULL: the peer has not said hello yet. */
-static const struct window_table *counters(struct endpoint *ep, bool peer)
+/* Reached when done - target is "small non-negative" mod 2^30. */
+static bool reached(uint32_t done, uint32_t target)
 {
-	return peer ? handshake_peer_table(ep) : ep->local_table;
+	return ((done - target) & MARK_COUNT) < MARK_COUNT / 2;
 }
+
+/* --- tickets -------------------------------------------------------------- */
+
+static uint32_t complete_up_to(const struct endpoint *ep)
+{
+	return ep->oldest_rma ? ep->oldest_rma->number : ep->next_ticket;
+}
+
+static void publish_counters(struct endpoint *ep)
+{
+	struct window_table *t = ep->local_table;
+
+	atomic_store(&t->rma_started, ep->next_ticket);
+	atomic_store(&t->rma_completed, complete_up_to(ep));
+}
+
+void rma_ticket_take(struct endpoint *ep, struct rma_ticket *ticket)
+{
+	pthread_mutex_lock(&ep->rma_lock);
+	ticket->number = ep->next_ticket++;
+	ticket->next = NULL;
+	ticket->prev = ep->newest_rma;
+	if (ep->newest_rma)
+		ep->newest_rma->next = ticket;
+	else
+		ep->oldest_rma = ticket;
+	ep->newest_rma = ticket;
+	publish_counters(ep);
+	pthread_mutex_unlock(&ep->rma_lock);
+}
+
+void rma_ticket_done(struct endpoint *ep, struct rma_ticket *ticket, int rc,
+		     bool async)
+{
+	pthread_mutex_lock(&ep->rma_lock);
+	if (ticket->prev)
+		ticket->prev->next = ticket->next;
+	else
+		ep->oldest_rma = ticket->next;
+	if (ticket->next)
+		ticket->next->prev = ticket->prev;
+	else
+		ep->newest_rma = ticket->prev;
+	if (async && rc < 0 && !ep->async_error)
+		ep->async_error = rc;
+	publish_counters(ep);
+	pthread_cond_broadcast(&ep->rma_progress);
+	pthread_mutex_unlock(&ep->rma_lock);
+}
+
+/* --- marks ---------------------------------------------------------------- */
 
 static int mark_now(struct endpoint *ep, bool peer)
 {
-	const struct window_table *t = counters(ep, peer);
-	uint32_t started = t ? windows_rma_count(t, false) : 0;
+	uint32_t next;
 
-	return (int)(started & MARK_COUNT) | (peer ? MARK_PEER : 0);
+	if (peer) {
+		const struct window_table *t = handshake_peer_table(ep);
+		next = t ? windows_rma_count(t, false) : 0;
+	} else {
+		pthread_mutex_lock(&ep->rma_lock);
+		next = ep->next_ticket;
+		pthread_mutex_unlock(&ep->rma_lock);
+	}
+	return (int)(next & MARK_COUNT) | (peer ? MARK_PEER : 0);
 }
 
-static int wait_mark(struct endpoint *ep, int mark)
+/*
+ * Our own RMAs always complete (each is bounded by the peer's liveness),
+ * so this waits without a deadline. Under ep->rma_lock.
+ */
+static void wait_self_locked(struct endpoint *ep, uint32_t target)
 {
-	bool peer = mark & MARK_PEER;
-	uint32_t target = (uint32_t)mark & MARK_COUNT;
+	while (!reached(complete_up_to(ep) & MARK_COUNT, target))
+		pthread_cond_wait(&ep->rma_progress, &ep->rma_lock);
+}
+
+/* The peer's counters are the peer's to keep: its life bounds the wait. */
+static int wait_peer(struct endpoint *ep, uint32_t target)
+{
 	struct timespec pause = {.tv_nsec = 100 * 1000};
 
 	for (unsigned round = 0;; round++) {
-		const struct window_table *t = counters(ep, peer);
+		const struct window_table *t = handshake_peer_table(ep);
 		uint32_t done = t ? windows_rma_count(t, true) & MARK_COUNT : 0;
-		/* Reached when done - target is "small non-negative" mod 2^30.
-		 */
-		if (((done - target) & MARK_COUNT) < MARK_COUNT / 2)
+		if (reached(done, target))
 			return 0;
-		if (peer && !ep_peer_process_alive(ep))
+		if (!ep_peer_process_alive(ep))
 			return ep_lost_errno(ep);
 		if (round < 100)
 			sched_yield();
 		else
 			nanosleep(&pause, NULL);
 	}
+}
+
+static int wait_mark(struct endpoint *ep, int mark)
+{
+	uint32_t target = (uint32_t)mark & MARK_COUNT;
+	int rc;
+
+	if (mark & MARK_PEER)
+		return wait_peer(ep, target);
+	pthread_mutex_lock(&ep->rma_lock);
+	wait_self_locked(ep, target);
+	rc = ep->async_error;
+	ep->async_error = 0;
+	pthread_mutex_unlock(&ep->rma_lock);
+	return rc;
 }
 
 static bool init_flags_valid(int flags)
@@ -97,6 +187,8 @@ int scif_fence_wait(scif_epd_t epd, int mark)
 	return rc < 0 ? fail(-rc) : 0;
 }
 
+/* --- signals -------------------------------------------------------------- */
+
 /* Stores value at local offset loff (may straddle adjacent windows). */
 static int signal_local(struct endpoint *ep, uint64_t loff, uint64_t value)
 {
@@ -122,31 +214,95 @@ static int signal_local(struct endpoint *ep, uint64_t loff, uint64_t value)
 	return 0;
 }
 
+static int write_signals(struct endpoint *ep, const struct signal_args *args)
+{
+	int rc = 0;
+
+	if (args->local)
+		rc = signal_local(ep, args->loff, args->lval);
+	if (rc == 0 && args->remote)
+		rc = rma_write_peer(ep, args->roff, &args->rval,
+				    sizeof(args->rval));
+	return rc;
+}
+
+void fence_signal_run(struct endpoint *ep, const struct signal_args *args)
+{
+	int rc;
+
+	pthread_mutex_lock(&ep->rma_lock);
+	wait_self_locked(ep, args->mark);
+	rc = ep->async_error;
+	pthread_mutex_unlock(&ep->rma_lock);
+	if (rc < 0 || (rc = write_signals(ep, args)) == 0)
+		return;
+	/* A window retired since the call: the next fence says so. */
+	pthread_mutex_lock(&ep->rma_lock);
+	if (!ep->async_error)
+		ep->async_error = rc;
+	pthread_mutex_unlock(&ep->rma_lock);
+}
+
+/* What MPSS checks before queuing: the offsets name writable windows. */
+static int check_signal_offsets(struct endpoint *ep,
+				const struct signal_args *args)
+{
+	struct segment_list pinned;
+	int rc = 0;
+
+	if (args->local) {
+		rc = windows_pin_local(ep, args->loff, sizeof(args->lval),
+				       SCIF_PROT_WRITE, &pinned);
+		if (rc == 0)
+			windows_unpin_local(ep, &pinned);
+	}
+	if (rc == 0 && args->remote) {
+		const struct window_table *peer = handshake_peer_table(ep);
+		if (!peer)
+			return -ENXIO;
+		rc = windows_pin_peer(ep, peer, args->roff, sizeof(args->rval),
+				      SCIF_PROT_WRITE, &pinned);
+		if (rc == 0)
+			windows_unpin_peer(ep, &pinned);
+	}
+	return rc;
+}
+
 int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 		      uint64_t rval, int flags)
 {
 	const int known = SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER |
 			  SCIF_SIGNAL_LOCAL | SCIF_SIGNAL_REMOTE;
-	bool local = flags & SCIF_SIGNAL_LOCAL;
-	bool remote = flags & SCIF_SIGNAL_REMOTE;
+	struct signal_args args = {
+	    .local = flags & SCIF_SIGNAL_LOCAL,
+	    .remote = flags & SCIF_SIGNAL_REMOTE,
+	    .loff = (uint64_t)loff,
+	    .lval = lval,
+	    .roff = (uint64_t)roff,
+	    .rval = rval,
+	};
+	bool peer = flags & SCIF_FENCE_INIT_PEER;
 	struct endpoint *ep = ep_get_live(epd);
+	bool queued;
 	int rc;
 
 	if (!ep)
 		return -1;
 	if ((flags & ~known) || !init_flags_valid(flags) ||
-	    !(local || remote) || (local && (loff & 3)) ||
-	    (remote && (roff & 3)))
+	    !(args.local || args.remote) || (args.local && (loff & 3)) ||
+	    (args.remote && (roff & 3)))
 		rc = -EINVAL;
 	else if ((rc = ep_check_connected(ep)) == 0 &&
-		 ((local && loff < 0) || (remote && roff < 0)))
+		 ((args.local && loff < 0) || (args.remote && roff < 0)))
 		rc = -ENXIO;
-	if (rc == 0)
-		rc = wait_mark(ep, mark_now(ep, flags & SCIF_FENCE_INIT_PEER));
-	if (rc == 0 && local)
-		rc = signal_local(ep, (uint64_t)loff, lval);
-	if (rc == 0 && remote)
-		rc = rma_write_peer(ep, (uint64_t)roff, &rval, sizeof(rval));
+	queued = !peer && atomic_load(&ep->rma_path) == RMA_PATH_PROCESS_VM;
+	if (rc == 0 && queued && (rc = check_signal_offsets(ep, &args)) == 0) {
+		args.mark = (uint32_t)mark_now(ep, false) & MARK_COUNT;
+		rc = dma_submit_signal(ep, &args);
+	} else if (rc == 0 && !queued &&
+		   (rc = wait_mark(ep, mark_now(ep, peer))) == 0) {
+		rc = write_signals(ep, &args);
+	}
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
 }

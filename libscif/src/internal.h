@@ -17,7 +17,8 @@
  *
  * Layers, each using only those above it:
  *   nodes.c (domains, node state) -> ports.c -> endpoints.c
- *   -> handshake.c -> windows.c -> fallback_*.c -> rma.c, fence.c, mmap.c;
+ *   -> handshake.c -> windows.c -> fallback_*.c -> rma.c, fence.c, mmap.c
+ *   -> dma.c (the engine running asynchronous RMAs and signals);
  *   api.c and messaging.c hold the entry points built on them.
  */
 #ifndef SCIF_INTERNAL_H
@@ -257,6 +258,13 @@ struct endpoint {
 
 	struct window_set windows;
 	_Atomic int rma_path; /* enum rma_path */
+
+	/* Our RMAs in progress, oldest first, for fences (fence.c). */
+	pthread_mutex_t rma_lock;
+	pthread_cond_t rma_progress; /* an RMA completed */
+	struct rma_ticket *oldest_rma, *newest_rma;
+	uint32_t next_ticket;
+	int async_error; /* -errno of a failed asynchronous RMA, unreported */
 	pthread_mutex_t channel_lock;
 	int channel_fd; /* to the peer's fallback RMA service, or -1 */
 };
@@ -396,8 +404,7 @@ void windows_unpin_peer(struct endpoint *ep, struct segment_list *list);
 bool windows_peer_still_valid(const struct window_table *peer,
 			      const struct segment *seg);
 
-/* RMA start/completion counters of our side, for fences. */
-void windows_count_rma(struct endpoint *ep, bool completed);
+/* A side's published RMA counters (see fence.c), for the peer's fences. */
 uint32_t windows_rma_count(const struct window_table *t, bool completed);
 
 /* --- fallback_service.c / fallback_client.c ------------------------------ */
@@ -456,8 +463,64 @@ int fallback_copy(struct endpoint *ep, enum rma_dir dir,
 
 /* --- rma.c ---------------------------------------------------------------- */
 
+/* One RMA call's arguments: vaddr for the v-forms, else loffset. */
+struct rma_args {
+	enum rma_dir dir;
+	bool virt;
+	void *vaddr;
+	uint64_t loffset;
+	uint64_t len;
+	uint64_t roffset;
+};
+
+/* Runs an RMA to completion in the calling thread; 0 or -errno. */
+int rma_run(struct endpoint *ep, const struct rma_args *args);
 /* Writes len bytes into the peer's windows at roffset (fence signals). */
 int rma_write_peer(struct endpoint *ep, uint64_t roffset, const void *data,
 		   size_t len);
+
+/* --- fence.c: completion order of our RMAs -------------------------------- */
+
+/*
+ * An RMA of ours from issue to completion. Tickets are numbered in issue
+ * order; the lowest number still in progress is how far our RMAs are
+ * complete, which our fences wait on and our window table publishes for
+ * the peer's (rma_started: next number, rma_completed: that lowest one).
+ */
+struct rma_ticket {
+	struct rma_ticket *prev, *next;
+	uint32_t number;
+};
+
+void rma_ticket_take(struct endpoint *ep, struct rma_ticket *ticket);
+/* Completes ticket; an asynchronous RMA's failure waits for a fence. */
+void rma_ticket_done(struct endpoint *ep, struct rma_ticket *ticket, int rc,
+		     bool async);
+
+/* A queued scif_fence_signal: the values go once the mark is reached. */
+struct signal_args {
+	uint32_t mark;
+	bool local, remote;
+	uint64_t loff, lval, roff, rval;
+};
+
+/*
+ * Waits for the mark, then writes the values unless an RMA failed; a write
+ * that fails is reported like a failed RMA.
+ */
+void fence_signal_run(struct endpoint *ep, const struct signal_args *args);
+
+/* --- dma.c: the DMA engine ------------------------------------------------ */
+
+/*
+ * Queues an RMA or a signal, each with a ticket (later marks cover both);
+ * 0 or -ENOMEM/-EAGAIN.
+ */
+int dma_submit_rma(struct endpoint *ep, const struct rma_args *args);
+int dma_submit_signal(struct endpoint *ep, const struct signal_args *args);
+/* Takes (or gives back) the queue's lock around fork(); a child starts
+ * with an empty queue and no engine thread. */
+void dma_fork_lock(bool lock);
+void dma_fork_child(void);
 
 #endif /* SCIF_INTERNAL_H */

@@ -12,8 +12,13 @@
  * process_vm_* for this peer (EPERM, ENOSYS), this endpoint switches to the
  * fallback path (fallback_client.c) and stays there.
  *
- * Transfers are complete on return, so SCIF_RMA_SYNC and SCIF_RMA_ORDERED
- * always hold and SCIF_RMA_USECPU/SCIF_RMA_USECACHE change nothing.
+ * With SCIF_RMA_SYNC (and on the fallback path) the caller's thread
+ * copies and the transfer is complete on return. Without it, as in MPSS, the
+ * call checks the ranges, queues the copy to the DMA engine (dma.c) and
+ * returns: the local memory must stay as it is until a fence says the RMA
+ * completed. Copies keep their order within a transfer and the last byte lands
+ * last, so SCIF_RMA_ORDERED always holds; SCIF_RMA_USECPU and SCIF_RMA_USECACHE
+ * change nothing (there is no DMA setup or page pinning to save).
  */
 #define _GNU_SOURCE
 #include <stdlib.h>
@@ -216,14 +221,91 @@ static int transfer(struct endpoint *ep, enum rma_dir dir,
 	return fallback_copy(ep, dir, local, roffset, len);
 }
 
+int rma_run(struct endpoint *ep, const struct rma_args *args)
+{
+	struct segment_list local;
+	int rc;
+
+	if (args->virt) {
+		segments_init(&local);
+		rc = segments_push(
+		    &local,
+		    (struct segment){.addr = (uint64_t)(uintptr_t)args->vaddr,
+				     .len = args->len});
+	} else {
+		rc = windows_pin_local(ep, args->loffset, args->len,
+				       args->dir == RMA_WRITE ? SCIF_PROT_READ
+							      : SCIF_PROT_WRITE,
+				       &local);
+	}
+	if (rc == 0) {
+		rc = transfer(ep, args->dir, &local, args->roffset, args->len);
+		if (args->virt)
+			segments_free(&local);
+		else
+			windows_unpin_local(ep, &local);
+	}
+	if (rc == -EFAULT && ep_peer_state(ep) < 0)
+		rc = ep_peer_state(ep);
+	return rc;
+}
+
+/*
+ * What MPSS checks before it queues an RMA: the local range is mapped (or
+ * lies in our windows) and the peer's windows cover the remote range with
+ * the protection needed.
+ */
+static int check_ranges(struct endpoint *ep, const struct rma_args *args)
+{
+	int need = args->dir == RMA_WRITE ? SCIF_PROT_WRITE : SCIF_PROT_READ;
+	struct segment_list pinned;
+	int rc;
+
+	if (args->virt) {
+		uintptr_t first =
+		    (uintptr_t)args->vaddr & ~(SCIF_EMU_PAGE_SIZE - 1);
+		size_t span = (uintptr_t)args->vaddr + args->len - first;
+		if (msync((void *)first, span, MS_ASYNC) < 0)
+			return -EFAULT;
+	} else {
+		rc = windows_pin_local(ep, args->loffset, args->len,
+				       args->dir == RMA_WRITE ? SCIF_PROT_READ
+							      : SCIF_PROT_WRITE,
+				       &pinned);
+		if (rc < 0)
+			return rc;
+		windows_unpin_local(ep, &pinned);
+	}
+	const struct window_table *peer = handshake_peer_table(ep);
+	if (!peer)
+		return -ENXIO;
+	rc =
+	    windows_pin_peer(ep, peer, args->roffset, args->len, need, &pinned);
+	if (rc == 0)
+		windows_unpin_peer(ep, &pinned);
+	return rc;
+}
+
 /*
  * Common body of the four RMA calls. virt selects the "v" form (the local
  * side is ordinary memory at vaddr), otherwise loffset names local windows.
+ * With SCIF_RMA_SYNC the copy runs here; otherwise the ranges are checked
+ * here and the copy is queued to the DMA engine. On the fallback path only
+ * the peer's service can check its ranges: those RMAs run here too, so
+ * that the call still reports what MPSS reports before queuing.
  */
 static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	       off_t loffset, size_t len, off_t roffset, int flags)
 {
-	struct segment_list local;
+	struct rma_args args = {
+	    .dir = dir,
+	    .virt = virt,
+	    .vaddr = vaddr,
+	    .loffset = (uint64_t)loffset,
+	    .len = len,
+	    .roffset = (uint64_t)roffset,
+	};
+	struct rma_ticket ticket;
 	struct endpoint *ep;
 	int rc;
 
@@ -234,32 +316,15 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 (roffset < 0 || (!virt && loffset < 0)))
 		rc = -ENXIO;
-	if (rc < 0 || len == 0)
-		goto out;
-
-	windows_count_rma(ep, false);
-	if (virt) {
-		segments_init(&local);
-		rc = segments_push(
-		    &local, (struct segment){.addr = (uint64_t)(uintptr_t)vaddr,
-					     .len = len});
-	} else {
-		rc = windows_pin_local(ep, (uint64_t)loffset, len,
-				       dir == RMA_WRITE ? SCIF_PROT_READ
-							: SCIF_PROT_WRITE,
-				       &local);
+	if (rc == 0 && len &&
+	    ((flags & SCIF_RMA_SYNC) ||
+	     atomic_load(&ep->rma_path) == RMA_PATH_SOCKET)) {
+		rma_ticket_take(ep, &ticket);
+		rc = rma_run(ep, &args);
+		rma_ticket_done(ep, &ticket, rc, false);
+	} else if (rc == 0 && len && (rc = check_ranges(ep, &args)) == 0) {
+		rc = dma_submit_rma(ep, &args);
 	}
-	if (rc == 0) {
-		rc = transfer(ep, dir, &local, (uint64_t)roffset, len);
-		if (virt)
-			segments_free(&local);
-		else
-			windows_unpin_local(ep, &local);
-	}
-	windows_count_rma(ep, true);
-	if (rc == -EFAULT && ep_peer_state(ep) < 0)
-		rc = ep_peer_state(ep);
-out:
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
 }

@@ -454,13 +454,6 @@ bool windows_peer_still_valid(const struct window_table *peer,
 
 /* --- fence counters ------------------------------------------------------- */
 
-void windows_count_rma(struct endpoint *ep, bool completed)
-{
-	struct window_table *t = ep->local_table;
-
-	atomic_fetch_add(completed ? &t->rma_completed : &t->rma_started, 1);
-}
-
 uint32_t windows_rma_count(const struct window_table *t, bool completed)
 {
 	return atomic_load(completed ? &t->rma_completed : &t->rma_started);

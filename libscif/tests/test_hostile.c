@@ -210,7 +210,8 @@ static void write_lands_in_peer(bool other_user)
 	gate_wait(&peer_ready);
 	CHECK(peer.node == 1 && peer.port == PEER_PORT);
 	char *buf = local_pages(CANARY_LEN, 0x77);
-	CHECK(FAST(scif_vwriteto(conn, buf, CANARY_LEN, 0, 0)) == 0);
+	CHECK(FAST(scif_vwriteto(conn, buf, CANARY_LEN, 0, SCIF_RMA_SYNC)) ==
+	      0);
 
 	/* Local windows are ours alone: a signal lands where we said. */
 	char *mine = local_pages(4096, 0);
@@ -220,6 +221,9 @@ static void write_lands_in_peer(bool other_user)
 	CHECK(loff == 0x40000);
 	CHECK(scif_fence_signal(conn, loff + 8, 0x1234, 0, 0,
 				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) == 0);
+	int mark;
+	CHECK(scif_fence_mark(conn, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	CHECK(scif_fence_wait(conn, mark) == 0);
 	uint64_t value;
 	memcpy(&value, mine + 8, sizeof(value));
 	CHECK(value == 0x1234);
@@ -447,7 +451,7 @@ static void case_claims_checked(void)
 	gate_wait(&peer_ready);
 	CHECK(peer.node == 1 && peer.port == PEER_PORT);
 	char *buf = local_pages(CANARY_LEN, 0x77);
-	CHECK(scif_vwriteto(conn, buf, CANARY_LEN, 0, 0) == 0);
+	CHECK(scif_vwriteto(conn, buf, CANARY_LEN, 0, SCIF_RMA_SYNC) == 0);
 	gate_open(&peer_done);
 	harness_join(legit);
 	scif_close(conn);
@@ -525,8 +529,9 @@ static void case_bad_tables(void)
 		gate_open(&peer_go);
 		gate_wait(&peer_ready);
 		CHECK_FAILS(FAST(scif_recv(conn, buf, 1, 0)), ECONNRESET);
-		CHECK_FAILS(FAST(scif_vwriteto(conn, buf, 64, 0, 0)),
-			    ECONNRESET);
+		CHECK_FAILS(
+		    FAST(scif_vwriteto(conn, buf, 64, 0, SCIF_RMA_SYNC)),
+		    ECONNRESET);
 		CHECK_FAILS(FAST(scif_send(conn, buf, 1, 0)), ECONNRESET);
 		gate_open(&peer_done);
 		harness_join(pid);
@@ -572,18 +577,19 @@ static void case_lying_table(void)
 	scif_epd_t conn = accept_one(listener, &peer);
 	char *buf = local_pages(4096, 0x77);
 
-	CHECK(FAST(scif_vwriteto(conn, buf, 4096, 0, 0)) == 0);
+	CHECK(FAST(scif_vwriteto(conn, buf, 4096, 0, SCIF_RMA_SYNC)) == 0);
 	const off_t liars[] = {0x10000, 0x20000, 0x30000, 0x40000, 0x1000};
 	for (size_t i = 0; i < sizeof(liars) / sizeof(liars[0]); i++)
-		CHECK_FAILS(FAST(scif_vwriteto(conn, buf, 64, liars[i], 0)),
-			    ENXIO);
+		CHECK_FAILS(
+		    FAST(scif_vwriteto(conn, buf, 64, liars[i], SCIF_RMA_SYNC)),
+		    ENXIO);
 	CHECK_FAILS(
 	    scif_fence_signal(conn, 0, 0, 0x30000, 1,
 			      SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE),
 	    ENXIO);
 	/* The moving slot: each RMA is whole or refused, never a crash. */
 	for (int i = 0; i < 2000; i++) {
-		int rc = scif_vwriteto(conn, buf, 64, 0x50000, 0);
+		int rc = scif_vwriteto(conn, buf, 64, 0x50000, SCIF_RMA_SYNC);
 		CHECK(rc == 0 || errno == ENXIO || errno == ECONNRESET);
 	}
 	gate_open(&peer_done);
@@ -769,7 +775,8 @@ static void socket_writer(void *arg)
 	      sizeof(off));
 	gate_wait(&peer_go);
 	for (int i = 0; i < 20; i++)
-		CHECK(FAST(scif_vwriteto(epd, buf, 65536, off, 0)) == 0);
+		CHECK(FAST(scif_vwriteto(epd, buf, 65536, off,
+					 SCIF_RMA_SYNC)) == 0);
 	CHECK(strcmp(scif_emu_ep_rma_path(epd), "socket") == 0);
 	CHECK(scif_send(epd, "d", 1, SCIF_SEND_BLOCK) == 1);
 	scif_close(epd);
@@ -1010,7 +1017,8 @@ static void case_fallback_impostor(void)
 	CHECK(scif_connect(epd, &dst) >= SCIF_PORT_RSVD);
 	gate_wait(&peer_ready); /* its hello is on the way */
 	char *secret = local_pages(65536, 0x5E);
-	CHECK_FAILS(FAST(scif_vwriteto(epd, secret, 65536, 0, 0)), ECONNRESET);
+	CHECK_FAILS(FAST(scif_vwriteto(epd, secret, 65536, 0, SCIF_RMA_SYNC)),
+		    ECONNRESET);
 	harness_join(squat);
 	CHECK(read(squat_pipe[0], &got, sizeof(got)) == sizeof(got));
 	CHECK(got == 0);
@@ -1060,7 +1068,8 @@ static void per_peer_victim(void *arg)
 		      sizeof(off));
 		char byte = (char)('a' + i);
 		memset(buf, byte, 65536);
-		CHECK(scif_vwriteto(conns[i], buf, 65536, off, 0) == 0);
+		CHECK(scif_vwriteto(conns[i], buf, 65536, off, SCIF_RMA_SYNC) ==
+		      0);
 		CHECK(scif_send(conns[i], &byte, 1, SCIF_SEND_BLOCK) == 1);
 	}
 	/* The first peer shares our user: one copy, no help. */
@@ -1209,7 +1218,8 @@ static void case_odd_hellos(void)
 	gate_open(&peer_go);
 	CHECK(poll(&pfd, 1, 5000) == 1);
 	CHECK(FAST(scif_recv(conn, buf, 1, 0)) == 0); /* hello, no data */
-	CHECK(FAST(scif_vwriteto(conn, buf, 1, 0, 0)) == -1 && errno == ENXIO);
+	CHECK(FAST(scif_vwriteto(conn, buf, 1, 0, SCIF_RMA_SYNC)) == -1 &&
+	      errno == ENXIO);
 	gate_open(&peer_done);
 	harness_join(pid);
 	scif_close(conn);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
  * A peer process SIGKILLed in the middle of a transfer: the survivor gets
- * ECONNRESET / POLLHUP (or a partial count), never a hang. Its port is
+ * ECONNRESET / POLLHUP (or a partial count), never a hang; so do fences
+ * on its queued asynchronous RMAs. Its port is
  * released, so a new connect is refused.
  */
 #define _GNU_SOURCE
@@ -118,6 +119,23 @@ int main(void)
 	CHECK_FAILS(scif_recv(epd, buf, 1, SCIF_RECV_BLOCK), ECONNRESET);
 	struct scif_pollepd sp = {.epd = epd, .events = SCIF_POLLOUT};
 	CHECK(scif_poll(&sp, 1, 1000) == 1 && (sp.revents & SCIF_POLLHUP));
+	scif_close(epd);
+
+	/*
+	 * 3. The card dies with asynchronous RMAs queued: 8 GiB, most of a
+	 * second of copying even into warm pages, where queuing them takes
+	 * milliseconds. The fence reports the loss instead of waiting.
+	 */
+	child = start_card(1, &epd);
+	int queued = 0, mark;
+	while (queued < 8192 && scif_vwriteto(epd, buf, 1 << 20, 0, 0) == 0)
+		queued++;
+	CHECK(queued == 8192);
+	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	kill(child, SIGKILL);
+	CHECK_FAILS(scif_fence_wait(epd, mark), ECONNRESET);
+	reap(child);
+	CHECK_FAILS(scif_vwriteto(epd, buf, 64, 0, 0), ECONNRESET);
 	scif_close(epd);
 
 	free(buf);

@@ -246,11 +246,12 @@ static void killed_peer(void *arg)
 		size_t len, off;
 
 		random_chunk(&rng, &len, &off);
-		if (scif_vwriteto(epd, src + off, len, hoff + (off_t)off, 0) <
-		    0)
+		if (scif_vwriteto(epd, src + off, len, hoff + (off_t)off,
+				  SCIF_RMA_SYNC) < 0)
 			peer_error("scif_vwriteto", errno);
 		random_chunk(&rng, &len, &off);
-		if (scif_vreadfrom(epd, dst, len, hoff + (off_t)off, 0) < 0)
+		if (scif_vreadfrom(epd, dst, len, hoff + (off_t)off,
+				   SCIF_RMA_SYNC) < 0)
 			peer_error("scif_vreadfrom", errno);
 		if (count_bad(dst, src + off, len))
 			peer_error("scif_vreadfrom", 0);
@@ -316,9 +317,9 @@ static void host_rmas(scif_epd_t conn, off_t poff, uint8_t *hsrc, uint8_t *back,
 
 		random_chunk(rng, &len, &off);
 		CHECK(scif_vwriteto(conn, hsrc + off, len, poff + (off_t)off,
-				    0) == 0);
-		CHECK(scif_vreadfrom(conn, back, len, poff + (off_t)off, 0) ==
-		      0);
+				    SCIF_RMA_SYNC) == 0);
+		CHECK(scif_vreadfrom(conn, back, len, poff + (off_t)off,
+				     SCIF_RMA_SYNC) == 0);
 		CHECK(memcmp(back, hsrc + off, len) == 0);
 	}
 }
@@ -342,10 +343,11 @@ static void host_rmas_racing_kill(scif_epd_t conn, off_t poff, pid_t child,
 		size_t len, off;
 
 		random_chunk(rng, &len, &off);
-		rc = scif_vwriteto(conn, hsrc + off, len, poff + (off_t)off, 0);
+		rc = scif_vwriteto(conn, hsrc + off, len, poff + (off_t)off,
+				   SCIF_RMA_SYNC);
 		if (rc == 0) {
 			rc = scif_vreadfrom(conn, back, len, poff + (off_t)off,
-					    0);
+					    SCIF_RMA_SYNC);
 			if (rc == 0 && memcmp(back, hsrc + off, len) != 0)
 				CHECK(!"read back what the host wrote");
 		}
@@ -518,8 +520,8 @@ static void healthy_peer(void *arg)
 	CHECK(pattern_check(msg, sizeof(msg), 0, seed + 1));
 
 	pattern_fill(src, SMALL, 0, seed + 2);
-	CHECK(scif_vwriteto(epd, src, SMALL, hoff, 0) == 0);
-	CHECK(scif_vreadfrom(epd, back, SMALL, hoff, 0) == 0);
+	CHECK(scif_vwriteto(epd, src, SMALL, hoff, SCIF_RMA_SYNC) == 0);
+	CHECK(scif_vreadfrom(epd, back, SMALL, hoff, SCIF_RMA_SYNC) == 0);
 	CHECK(memcmp(back, src, SMALL) == 0);
 	CHECK(scif_send(epd, &c, 1, SCIF_SEND_BLOCK) == 1);
 
@@ -555,8 +557,8 @@ static scif_epd_t healthy_exchange(int i, scif_epd_t listener,
 	      sizeof(msg));
 
 	pattern_fill(b->hsrc, SMALL, 0, seed + 3);
-	CHECK(scif_vwriteto(conn, b->hsrc, SMALL, poff, 0) == 0);
-	CHECK(scif_vreadfrom(conn, b->back, SMALL, poff, 0) == 0);
+	CHECK(scif_vwriteto(conn, b->hsrc, SMALL, poff, SCIF_RMA_SYNC) == 0);
+	CHECK(scif_vreadfrom(conn, b->back, SMALL, poff, SCIF_RMA_SYNC) == 0);
 	CHECK(memcmp(b->back, b->hsrc, SMALL) == 0);
 
 	/* The peer has written our window and read it back. */

@@ -3,22 +3,28 @@
  * RMA across processes: vwriteto/vreadfrom/writeto/readfrom over adjacent
  * windows, unaligned ranges, fences and signals in both directions, and
  * refused accesses (holes, out of range, wrong protection, unregistered)
- * that must leave the peer's memory untouched. Run once per RMA path
+ * that must leave the peer's memory untouched; asynchronous RMAs with
+ * their fences, signals and late errors. Run once per RMA path
  * (SCIF_EMU_RMA_PATH unset -> process_vm, =socket -> fallback).
  */
 #define _GNU_SOURCE
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "scif_emu.h"
 
 #define PAGE	4096
-#define A_OFF	0x10000 /* 4 pages, RW */
-#define B_OFF	0x14000 /* 2 pages, RW, adjacent to A */
-#define C_OFF	0x20000 /* 1 page, read-only */
-#define D_OFF	0x30000 /* 1 page, write-only */
+#define A_OFF	0x10000	  /* 4 pages, RW */
+#define B_OFF	0x14000	  /* 2 pages, RW, adjacent to A */
+#define C_OFF	0x20000	  /* 1 page, read-only */
+#define D_OFF	0x30000	  /* 1 page, write-only */
+#define E_OFF	0x1000000 /* E_LEN, RW: asynchronous RMAs */
+#define E_LEN	(8u << 20)
 #define AB_LEN	(6 * PAGE)
 #define L_PAGES 8
 
@@ -79,6 +85,7 @@ static void card(void *arg)
 	gate_open(&listening);
 	CHECK(scif_accept(listener, &peer, &epd, SCIF_ACCEPT_SYNC) == 0);
 	char *ab = pages(6), *c = pages(1), *d = pages(1), *spare = pages(2);
+	char *e = pages(E_LEN / PAGE);
 	pattern_fill(ab, AB_LEN, 0, 10);
 	pattern_fill(c, PAGE, 0, 40);
 	memset(d, 0x5a, PAGE);
@@ -90,6 +97,7 @@ static void card(void *arg)
 			    SCIF_MAP_FIXED) == C_OFF);
 	CHECK(scif_register(epd, d, PAGE, D_OFF, SCIF_PROT_WRITE,
 			    SCIF_MAP_FIXED) == D_OFF);
+	CHECK(scif_register(epd, e, E_LEN, E_OFF, rw, SCIF_MAP_FIXED) == E_OFF);
 	check_register_errors(epd, spare);
 	gate_open(&card_ready);
 
@@ -120,6 +128,7 @@ static void card(void *arg)
 	CHECK(scif_fence_signal(epd, 0, 0, host_off + 7 * PAGE, 0xFEED,
 				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE) ==
 	      0);
+	/* The signal is written by our engine; the host polls for it. */
 	CHECK(scif_unregister(epd, D_OFF, PAGE) == 0);
 	gate_open(&card_done);
 
@@ -129,6 +138,89 @@ static void card(void *arg)
 	      errno == ECONNRESET);
 	scif_close(epd);
 	scif_close(listener);
+}
+
+/*
+ * Polls a signalled word, as a consumer of scif_fence_signal does. The 10 s
+ * bound only catches a signal that never comes: it takes milliseconds.
+ */
+static bool poll_signal(const char *word, uint64_t expected)
+{
+	struct timespec pause = {.tv_nsec = 100 * 1000};
+
+	for (int round = 0; round < 100000; round++) {
+		if (__atomic_load_n((const uint64_t *)word, __ATOMIC_ACQUIRE) ==
+		    expected)
+			return true;
+		nanosleep(&pause, NULL);
+	}
+	return false;
+}
+
+/*
+ * Without SCIF_RMA_SYNC: ranges are checked by the call, the copy runs in
+ * the engine, and a fence or a signal says when it is complete.
+ */
+static void check_async(scif_epd_t epd, char *signal_word, off_t signal_off)
+{
+	const size_t piece = 64 * 1024;
+	char *src = malloc(E_LEN), *back = malloc(E_LEN);
+	int mark;
+
+	/* Many queued copies, then a signal: seen only once all landed. */
+	pattern_fill(src, E_LEN, 0, 60);
+	for (size_t done = 0; done < E_LEN; done += piece)
+		CHECK(scif_vwriteto(epd, src + done, piece, E_OFF + done, 0) ==
+		      0);
+	CHECK(scif_fence_signal(epd, signal_off, 1, 0, 0,
+				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) == 0);
+	CHECK(poll_signal(signal_word, 1));
+	CHECK(scif_vreadfrom(epd, back, E_LEN, E_OFF, SCIF_RMA_SYNC) == 0);
+	CHECK(pattern_check(back, E_LEN, 0, 60));
+
+	/* A mark covers the reads queued before it. */
+	memset(back, 0, E_LEN);
+	CHECK(scif_vreadfrom(epd, back, E_LEN / 2, E_OFF, SCIF_RMA_USECACHE) ==
+	      0);
+	CHECK(scif_vreadfrom(epd, back + E_LEN / 2, E_LEN / 2,
+			     E_OFF + E_LEN / 2, 0) == 0);
+	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	CHECK(scif_fence_wait(epd, mark) == 0);
+	CHECK(pattern_check(back, E_LEN, 0, 60));
+
+	/* What the call can check, it reports at once. */
+	char *gone = pages(1);
+	munmap(gone, PAGE);
+	CHECK_FAILS(scif_vwriteto(epd, gone, 16, E_OFF, 0), EFAULT);
+	CHECK_FAILS(scif_vwriteto(epd, src, 16, E_OFF + E_LEN, 0), ENXIO);
+	CHECK_FAILS(
+	    scif_fence_signal(epd, 0, 0, E_OFF + E_LEN, 1,
+			      SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_REMOTE),
+	    ENXIO);
+
+	/* The fallback path copies in the call: nothing can fail later. */
+	if (strcmp(scif_emu_ep_rma_path(epd), "process_vm") != 0)
+		goto out;
+	/*
+	 * A source unmapped after the call fails in the engine: the next
+	 * fence reports it, once, and the signal queued after it is not
+	 * written. 8 x 8 MiB of copies queued first keep the engine busy for
+	 * tens of milliseconds, the munmap below takes microseconds.
+	 */
+	for (int i = 0; i < 8; i++)
+		CHECK(scif_vwriteto(epd, src, E_LEN, E_OFF, 0) == 0);
+	char *doomed = pages(1);
+	CHECK(scif_vwriteto(epd, doomed, PAGE, E_OFF, 0) == 0);
+	munmap(doomed, PAGE);
+	CHECK(scif_fence_signal(epd, signal_off, 2, 0, 0,
+				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) == 0);
+	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	CHECK_FAILS(scif_fence_wait(epd, mark), EFAULT);
+	CHECK(__atomic_load_n((uint64_t *)signal_word, __ATOMIC_ACQUIRE) == 1);
+	CHECK(scif_fence_wait(epd, mark) == 0);
+out:
+	free(src);
+	free(back);
 }
 
 static void host(scif_epd_t epd)
@@ -148,17 +240,18 @@ static void host(scif_epd_t epd)
 	/* v-forms across the A|B window boundary. */
 	pattern_fill(buf, AB_LEN, 0, 20);
 	CHECK(scif_vwriteto(epd, buf, AB_LEN, A_OFF, SCIF_RMA_SYNC) == 0);
-	CHECK(scif_vreadfrom(epd, back, AB_LEN, A_OFF, 0) == 0);
+	CHECK(scif_vreadfrom(epd, back, AB_LEN, A_OFF, SCIF_RMA_SYNC) == 0);
 	CHECK(memcmp(buf, back, AB_LEN) == 0);
 
 	/* Window-to-window, unaligned. */
 	pattern_fill(local, 5000, 0, 30);
-	CHECK(scif_writeto(epd, loff, 5000, A_OFF + 0x100, SCIF_RMA_ORDERED) ==
-	      0);
-	CHECK(scif_readfrom(epd, loff + 2 * PAGE, 5000, A_OFF + 0x100, 0) == 0);
+	CHECK(scif_writeto(epd, loff, 5000, A_OFF + 0x100,
+			   SCIF_RMA_SYNC | SCIF_RMA_ORDERED) == 0);
+	CHECK(scif_readfrom(epd, loff + 2 * PAGE, 5000, A_OFF + 0x100,
+			    SCIF_RMA_SYNC) == 0);
 	CHECK(pattern_check(local + 2 * PAGE, 5000, 0, 30));
 	memset(back, 0, AB_LEN);
-	CHECK(scif_vreadfrom(epd, back, 16, C_OFF, 0) == 0);
+	CHECK(scif_vreadfrom(epd, back, 16, C_OFF, SCIF_RMA_SYNC) == 0);
 	CHECK(pattern_check(back, 16, 0, 40));
 
 	/* Refused accesses. */
@@ -175,7 +268,7 @@ static void host(scif_epd_t epd)
 	CHECK_FAILS(scif_readfrom(epd, ro_off, 16, A_OFF, 0), EACCES);
 	CHECK_FAILS(scif_vwriteto(epd, buf, 16, A_OFF, 0x100), EINVAL);
 
-	/* Fences: RMAs are complete on return, marks are reached at once. */
+	/* Fences: nothing is in progress, marks are reached at once. */
 	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
 	CHECK(scif_fence_wait(epd, mark) == 0);
 	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark) == 0);
@@ -184,6 +277,9 @@ static void host(scif_epd_t epd)
 	CHECK(scif_fence_signal(epd, loff + 6 * PAGE, 0xAAAA, A_OFF + 8, 0xBBBB,
 				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL |
 				    SCIF_SIGNAL_REMOTE) == 0);
+	/* The signal is queued; a later mark covers it. */
+	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	CHECK(scif_fence_wait(epd, mark) == 0);
 	uint64_t value;
 	memcpy(&value, local + 6 * PAGE, 8);
 	CHECK(value == 0xAAAA);
@@ -200,15 +296,15 @@ static void host(scif_epd_t epd)
 					  SCIF_FENCE_INIT_PEER |
 					  SCIF_SIGNAL_REMOTE),
 		    EINVAL);
+	check_async(epd, local + 5 * PAGE, loff + 5 * PAGE);
 	gate_open(&host_done);
 
 	/* The card's RMA into our window and its signal. */
 	CHECK(scif_send(epd, &loff, sizeof(loff), SCIF_SEND_BLOCK) ==
 	      sizeof(loff));
 	gate_wait(&card_done);
+	CHECK(poll_signal(local + 7 * PAGE, 0xFEED));
 	CHECK(pattern_check(local + 4 * PAGE, 3 * PAGE, 0, 50));
-	memcpy(&value, local + 7 * PAGE, 8);
-	CHECK(value == 0xFEED);
 	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_PEER, &mark) == 0);
 	CHECK(scif_fence_wait(epd, mark) == 0);
 	CHECK_FAILS(scif_vwriteto(epd, buf, 16, D_OFF, 0), ENXIO);

@@ -1,0 +1,177 @@
+/* SPDX-License-Identifier: MPL-2.0 */
+/*
+ * The DMA engine: RMAs issued without SCIF_RMA_SYNC and fence signals.
+ *
+ * MPSS hands such an RMA to a DMA channel of the node and returns; a fence
+ * signal is queued behind it the same way. Here this process is the node
+ * and one engine thread is its channel: it takes requests in the order
+ * they were queued and runs each as a synchronous call would, so the
+ * caller's thread only checks and queues. The thread starts with the first
+ * request and then waits for more; a fork()ed child starts its own.
+ *
+ * A request holds a reference to its endpoint. One for an endpoint being
+ * closed is dropped (its RMA completes with ECONNRESET): a close is not
+ * held up by copies nobody will fence.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdlib.h>
+
+#include "internal.h"
+
+enum dma_kind { DMA_RMA, DMA_SIGNAL };
+
+struct dma_request {
+	struct dma_request *next;
+	struct endpoint *ep;
+	enum dma_kind kind;
+	struct rma_ticket ticket;  /* later fences wait for signals too */
+	struct rma_args rma;	   /* DMA_RMA */
+	struct signal_args signal; /* DMA_SIGNAL */
+};
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t queued;
+	struct dma_request *head, *tail;
+	pid_t engine_pid; /* the process whose engine thread runs, or 0 */
+} queue = {
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .queued = PTHREAD_COND_INITIALIZER,
+};
+
+static void run(struct dma_request *req)
+{
+	struct endpoint *ep = req->ep;
+	bool closing = atomic_load(&ep->closing);
+
+	int rc = 0;
+
+	if (req->kind == DMA_RMA)
+		rc = closing ? -ECONNRESET : rma_run(ep, &req->rma);
+	else if (!closing)
+		fence_signal_run(ep, &req->signal);
+	rma_ticket_done(ep, &req->ticket, rc, true);
+	ep_put(ep);
+	free(req);
+}
+
+static void *engine(void *unused)
+{
+	(void)unused;
+	for (;;) {
+		pthread_mutex_lock(&queue.lock);
+		while (!queue.head)
+			pthread_cond_wait(&queue.queued, &queue.lock);
+		struct dma_request *req = queue.head;
+		queue.head = req->next;
+		if (!queue.head)
+			queue.tail = NULL;
+		pthread_mutex_unlock(&queue.lock);
+		run(req);
+	}
+	return NULL;
+}
+
+/* Under queue.lock. Signals stay with the application's threads. */
+static int start_engine(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t thread;
+	int rc;
+
+	if (queue.engine_pid == self_pid())
+		return 0;
+	sigfillset(&all);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&thread, &attr, engine, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (rc != 0)
+		return -rc; /* EAGAIN: out of threads */
+	queue.engine_pid = self_pid();
+	return 0;
+}
+
+/* Queues req behind every earlier request; 0 or -errno. */
+static int submit(struct dma_request *req)
+{
+	int rc;
+
+	rma_ticket_take(req->ep, &req->ticket);
+	pthread_mutex_lock(&queue.lock);
+	rc = start_engine();
+	if (rc == 0) {
+		if (queue.tail)
+			queue.tail->next = req;
+		else
+			queue.head = req;
+		queue.tail = req;
+		pthread_cond_signal(&queue.queued);
+	}
+	pthread_mutex_unlock(&queue.lock);
+	if (rc < 0)
+		rma_ticket_done(req->ep, &req->ticket, 0, false);
+	return rc;
+}
+
+static struct dma_request *new_request(struct endpoint *ep, enum dma_kind kind)
+{
+	struct dma_request *req = calloc(1, sizeof(*req));
+
+	if (req) {
+		atomic_fetch_add(&ep->refs, 1);
+		req->ep = ep;
+		req->kind = kind;
+	}
+	return req;
+}
+
+int dma_submit_rma(struct endpoint *ep, const struct rma_args *args)
+{
+	struct dma_request *req = new_request(ep, DMA_RMA);
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	req->rma = *args;
+	if ((rc = submit(req)) < 0) {
+		ep_put(ep);
+		free(req);
+	}
+	return rc;
+}
+
+int dma_submit_signal(struct endpoint *ep, const struct signal_args *args)
+{
+	struct dma_request *req = new_request(ep, DMA_SIGNAL);
+	int rc;
+
+	if (!req)
+		return -ENOMEM;
+	req->signal = *args;
+	if ((rc = submit(req)) < 0) {
+		ep_put(ep);
+		free(req);
+	}
+	return rc;
+}
+
+void dma_fork_lock(bool lock)
+{
+	if (lock)
+		pthread_mutex_lock(&queue.lock);
+	else
+		pthread_mutex_unlock(&queue.lock);
+}
+
+void dma_fork_child(void)
+{
+	/* The parent's requests and engine thread stay the parent's. */
+	queue.head = queue.tail = NULL;
+	queue.engine_pid = 0;
+	pthread_cond_init(&queue.queued, NULL);
+}
