@@ -9,6 +9,10 @@
  * caller's thread only checks and queues. The thread starts with the first
  * request and then waits for more; a fork()ed child starts its own.
  *
+ * A thread about to wait for requests the engine has not started runs them
+ * itself (dma_run_queued): the wait would be at least as long, and waking
+ * the engine for them only adds the hand-over.
+ *
  * A request holds a reference to its endpoint. One for an endpoint being
  * closed is dropped (its RMA completes with ECONNRESET): a close is not
  * held up by copies nobody will fence.
@@ -158,6 +162,34 @@ int dma_submit_signal(struct endpoint *ep, const struct signal_args *args)
 		free(req);
 	}
 	return rc;
+}
+
+void dma_run_queued(struct endpoint *ep, uint32_t mark)
+{
+	struct dma_request *mine = NULL, **tail = &mine, **link;
+
+	pthread_mutex_lock(&queue.lock);
+	for (link = &queue.head; *link;) {
+		struct dma_request *req = *link;
+		if (req->ep == ep &&
+		    rma_ticket_before(req->ticket.number, mark)) {
+			*link = req->next;
+			req->next = NULL;
+			*tail = req;
+			tail = &req->next;
+		} else {
+			queue.tail = req;
+			link = &req->next;
+		}
+	}
+	if (!queue.head)
+		queue.tail = NULL;
+	pthread_mutex_unlock(&queue.lock);
+	while (mine) {
+		struct dma_request *next = mine->next;
+		run(mine);
+		mine = next;
+	}
 }
 
 void dma_fork_lock(bool lock)

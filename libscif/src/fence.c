@@ -41,6 +41,11 @@ static bool reached(uint32_t done, uint32_t target)
 
 /* --- tickets -------------------------------------------------------------- */
 
+bool rma_ticket_before(uint32_t number, uint32_t mark)
+{
+	return !reached(number, mark & MARK_COUNT);
+}
+
 static uint32_t complete_up_to(const struct endpoint *ep)
 {
 	return ep->oldest_rma ? ep->oldest_rma->number : ep->next_ticket;
@@ -141,6 +146,7 @@ static int wait_mark(struct endpoint *ep, int mark)
 
 	if (mark & MARK_PEER)
 		return wait_peer(ep, target);
+	dma_run_queued(ep, target);
 	pthread_mutex_lock(&ep->rma_lock);
 	wait_self_locked(ep, target);
 	rc = ep->async_error;

@@ -493,6 +493,8 @@ struct rma_ticket {
 };
 
 void rma_ticket_take(struct endpoint *ep, struct rma_ticket *ticket);
+/* True when a ticket numbered number was issued before mark. */
+bool rma_ticket_before(uint32_t number, uint32_t mark);
 /* Completes ticket; an asynchronous RMA's failure waits for a fence. */
 void rma_ticket_done(struct endpoint *ep, struct rma_ticket *ticket, int rc,
 		     bool async);
@@ -522,5 +524,7 @@ int dma_submit_signal(struct endpoint *ep, const struct signal_args *args);
  * with an empty queue and no engine thread. */
 void dma_fork_lock(bool lock);
 void dma_fork_child(void);
+/* Runs here, in order, ep's queued requests issued before mark. */
+void dma_run_queued(struct endpoint *ep, uint32_t mark);
 
 #endif /* SCIF_INTERNAL_H */
