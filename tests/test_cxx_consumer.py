@@ -12,6 +12,7 @@ import pytest
 import scif_zmq
 
 CONSUMER = Path(__file__).resolve().parent / "consumer"
+DEVICE_CHAIN = Path(__file__).resolve().parents[1] / "examples" / "device_chain"
 
 pytestmark = pytest.mark.usefixtures("scif_domain")
 
@@ -32,6 +33,43 @@ def test_paths_point_into_the_wheel() -> None:
     assert (Path(scif_zmq.get_pkgconfig_dir()) / "libzmq.pc").is_file()
     cli = run([sys.executable, "-m", "scif_zmq", "paths", "cmakedir"])
     assert cli.stdout.strip() == scif_zmq.get_cmake_dir()
+
+
+def test_cmake_package_names_no_build_path() -> None:
+    """The package works once the build tree is gone: libscif is SCIF::scif."""
+    cmake_dir = Path(scif_zmq.get_cmake_dir())
+    package = cmake_dir.parent
+    texts = {path.relative_to(package): path.read_text() for path in package.glob("*/*.cmake")}
+    assert {path.parts[0] for path in texts} == {"SCIF", "ZeroMQ"}
+    targets = texts[Path("ZeroMQ/ZeroMQTargets.cmake")]
+    assert "SCIF::scif" in targets
+    for path, text in texts.items():
+        assert "libscif.so" not in text or path.parts[0] == "SCIF", path
+        # Locations are relative to the installed files, never absolute.
+        assert "/build/" not in text, path
+        assert str(Path(__file__).resolve().parents[1]) not in text, path
+
+
+def test_device_chain(tmp_path: Path) -> None:
+    """The FairMQ-shaped example runs against the wheel's CMake package."""
+    run(
+        [
+            "cmake",
+            "-S",
+            str(DEVICE_CHAIN),
+            "-B",
+            str(tmp_path),
+            f"-DZeroMQ_DIR={scif_zmq.get_cmake_dir()}",
+        ]
+    )
+    run(["cmake", "--build", str(tmp_path)])
+    output = run([str(tmp_path / "device_chain"), "1K", "1M"]).stdout
+    assert "device chain ok" in output
+    rows = [
+        line.split() for line in output.splitlines() if line.split()[:1] in (["1024"], ["1048576"])
+    ]
+    assert [row[0] for row in rows] == ["1024", "1048576"]
+    assert all(float(row[2]) > 0 for row in rows)
 
 
 def test_cmake_package(tmp_path: Path) -> None:
