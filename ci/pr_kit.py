@@ -830,10 +830,13 @@ def main() -> int:
         cover_letter(series, suites, args.build / "bench", newest, onto_summary)
     )
     (args.out / "CHECKLIST.md").write_text(checklist(items))
+    # What FairMQ, the framework scif:// is for, needs to use it.
+    shutil.copy2(args.root / "ci" / "pr" / "fairmq-proposal.md", args.out)
     failed = [item.rule for item in items if item.status == FAIL]
     todo = [item.rule for item in items if item.status == TODO]
     print(
-        f"[pr-kit] wrote {args.out}: {len(series)} patches, cover-letter.md, CHECKLIST.md"
+        f"[pr-kit] wrote {args.out}: {len(series)} patches, cover-letter.md, CHECKLIST.md, "
+        "fairmq-proposal.md"
         + (", onto.md" if args.onto else ""),
         file=sys.stderr,
     )

@@ -78,6 +78,8 @@ def test_pr_kit_writes_the_patches_letter_and_checklist(build: Path) -> None:
     assert "**PASS** ... followed by a blank line and the proposed solution" in checklist
     assert "**PASS** The series applies, patch by patch" in checklist
     assert "**NOT RUN** Each patch builds on its own" in checklist
+    proposal = (kit / "fairmq-proposal.md").read_text()
+    assert "`fair::mq::Channel::Validate()`" in proposal
 
 
 def test_pr_kit_reports_numbers_only_from_result_files(build: Path) -> None:
