@@ -836,8 +836,7 @@ def main() -> int:
     todo = [item.rule for item in items if item.status == TODO]
     print(
         f"[pr-kit] wrote {args.out}: {len(series)} patches, cover-letter.md, CHECKLIST.md, "
-        "fairmq-proposal.md"
-        + (", onto.md" if args.onto else ""),
+        "fairmq-proposal.md" + (", onto.md" if args.onto else ""),
         file=sys.stderr,
     )
     for rule in failed:
