@@ -4,10 +4,15 @@
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${SCIF_ZMQ_BUILD_DIR:-$ROOT/build}
 PATCHES=${SCIF_ZMQ_PATCHES_DIR:-$ROOT/patches/scif}
+# Upstream fixes that v4.3.4 alone needs to build here (e.g. with zig's
+# libc++): applied under the series, never part of the pull request.
+BASE_FIXES=$ROOT/patches/v4.3.4
 # The git checkout of v4.3.4 with the series applied: the source the build uses.
 CHECKOUT=$BUILD/libzmq-scif
 
 LIBZMQ_TAG=v4.3.4
+# v4.3.4 with BASE_FIXES: what the series applies to.
+SERIES_BASE=v4.3.4-base-fixes
 LIBZMQ_COMMIT=4097855ddaaa65ed7b5e8cb86d143842a594eebd
 DEBIAN_SOURCE=zeromq3=4.3.4-6
 TARBALL_NAME=zeromq3_4.3.4.orig.tar.gz
@@ -33,6 +38,15 @@ ensure_packages() {
     [ "$(id -u)" = 0 ] || die "need root to apt-get install ${missing[*]}"
     apt-get -q update >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# The interpreter of CPython X.Y ($1): pythonX.Y on PATH, else pyenv's.
+find_python() {
+    local found
+    found=$(command -v "python$1" 2>/dev/null) ||
+        found=$(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -maxdepth 3 -path "*/versions/$1.*/bin/python$1" 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$found" ] && [ -x "$found" ] || die "no CPython $1 here (pythonX.Y on PATH or under pyenv)"
+    echo "$found"
 }
 
 # git with an identity of its own, so that the scripts work on machines with none set.

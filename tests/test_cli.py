@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import zmq
@@ -62,6 +63,62 @@ def test_demo_on_a_port_in_use() -> None:
         result = cli("demo", "--port", "7124")
     assert result.returncode == 1
     assert "SCIF port 7124 is in use" in result.stderr
+
+
+def test_demo_through_a_remote_prefix() -> None:
+    # The prefix's own environment shows that the peer ran through it.
+    result = cli(
+        "demo",
+        "--remote",
+        "env SCIF_EMU_NODE=2",
+        "--remote-python",
+        sys.executable,
+        SCIF_EMU_NODES="3",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "node 0: got 'pong from node 2 (ping 2)'" in result.stdout
+
+
+def test_demo_with_a_remote_side_that_cannot_start() -> None:
+    start = time.monotonic()
+    result = cli("demo", "--remote", "false")
+    assert result.returncode == 1
+    assert "no answer from the peer on node 1 (it exited with 1)" in result.stderr
+    assert "Traceback" not in result.stderr
+    # Found when the peer exits, not after the 30 s a silent peer gets.
+    assert time.monotonic() - start < 25
+
+
+def test_bench_through_a_remote_prefix() -> None:
+    result = cli(
+        "bench",
+        "--remote",
+        "env SCIF_EMU_NODE=1",
+        "--remote-python",
+        sys.executable,
+        "--transports",
+        "scif",
+        "--sizes",
+        "64K",
+        "--repeats",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| scif |")]
+    assert len(rows) == 1 and float(rows[0].split("|")[3]) > 0
+
+
+def test_bench_with_a_remote_side_measures_scif_only() -> None:
+    result = cli("bench", "--remote", "ssh mic0", "--sizes", "64")
+    assert result.returncode == 1
+    assert "use --transports scif" in result.stderr
+
+
+def test_bench_with_a_remote_side_that_cannot_start() -> None:
+    result = cli("bench", "--remote", "false", "--transports", "scif", "--sizes", "64")
+    assert result.returncode == 1
+    assert "exited with 1" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_bench_prints_a_table_with_ratios() -> None:

@@ -99,8 +99,11 @@ def test_series_round_trip(build_dir: Path, tmp_path: Path) -> None:
     applied = run([str(ROOT / "ci" / "series"), "apply"], env)
     assert applied.returncode == 0, applied.stderr
     count = len(list(patches.glob("*.patch")))
-    log = git(checkout, "log", "--format=%s", "v4.3.4..HEAD").splitlines()
+    log = git(checkout, "log", "--format=%s", "v4.3.4-base-fixes..HEAD").splitlines()
     assert len(log) == count
+    # The build fixes for v4.3.4 lie under the series, outside it.
+    fixes = git(checkout, "log", "--format=%s", "v4.3.4..v4.3.4-base-fixes").splitlines()
+    assert len(fixes) == len(list((ROOT / "patches" / "v4.3.4").glob("*.patch"))) > 0
 
     # Editing as commits and exporting reproduces a series that differs only by
     # the new patch (and the "[PATCH n/m]" counts, which now say m + 1).

@@ -1,13 +1,16 @@
 """Throughput and latency of scif:// against ipc:// and tcp:// between two nodes.
 
-Each measurement runs two processes: the binding side on node 0 and the
-connecting side on node 1 (``SCIF_EMU_NODE``), like libzmq's perf tools
-``local_thr``/``remote_thr`` and ``local_lat``/``remote_lat``.
+Each measurement runs two processes: the binding side on this node and the
+connecting side on node 1 (``SCIF_EMU_NODE`` in the emulator), like libzmq's
+perf tools ``local_thr``/``remote_thr`` and ``local_lat``/``remote_lat``. On
+real hardware a command prefix (e.g. ``ssh mic0``) runs the connecting side
+on a card instead.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -33,10 +36,21 @@ class Result:
         return self.msgs_per_s * self.size / 1e6
 
 
-def endpoints(transport: str, port: int, ipc_dir: str) -> tuple[str, str]:
-    """(bind, connect) endpoints for one measurement."""
+@dataclass(frozen=True)
+class Remote:
+    """How the connecting side runs on another node: a command prefix."""
+
+    prefix: str  # e.g. "ssh mic0"
+    python: str = "python3"  # the interpreter there, with scif-zmq installed
+
+    def command(self, *args: str) -> list[str]:
+        return [*shlex.split(self.prefix), self.python, *args]
+
+
+def endpoints(transport: str, port: int, ipc_dir: str, node: int = 0) -> tuple[str, str]:
+    """(bind, connect) endpoints for one measurement; node: the binding side's."""
     if transport == "scif":
-        return f"scif://*:{port}", f"scif://0:{port}"
+        return f"scif://*:{port}", f"scif://{node}:{port}"
     if transport == "ipc":
         path = f"ipc://{ipc_dir}/{port}"
         return path, path
@@ -86,16 +100,44 @@ def _worker(role: str, endpoint: str, size: int, count: int) -> None:
     ctx.term()
 
 
-def _pair(binder: str, connecter: str, bind: str, connect: str, size: int, count: int) -> float:
-    """Run both sides on nodes 0 and 1; return the number the measuring side printed."""
+def _pair(
+    binder: str,
+    connecter: str,
+    bind: str,
+    connect: str,
+    size: int,
+    count: int,
+    remote: Remote | None = None,
+) -> float:
+    """Run both sides; return the number the measuring side printed."""
+    args = ["-m", "scif_zmq.bench"]
 
-    def spawn(role: str, endpoint: str, node: int) -> subprocess.Popen[str]:
+    def spawn(cmd: list[str], node: int) -> subprocess.Popen[str]:
         env = {**os.environ, "SCIF_EMU_NODE": str(node)}
-        cmd = [sys.executable, "-m", "scif_zmq.bench", role, endpoint, str(size), str(count)]
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
 
-    procs = [spawn(binder, bind, 0), spawn(connecter, connect, 1)]
-    outputs = [p.communicate(timeout=600)[0] for p in procs]
+    local = [sys.executable, *args, binder, bind, str(size), str(count)]
+    peer = [*args, connecter, connect, str(size), str(count)]
+    procs = [
+        spawn(local, 0),
+        spawn(remote.command(*peer) if remote else [sys.executable, *peer], 1),
+    ]
+    # One side failing (a remote side that cannot start, say) would leave the
+    # other waiting for it: it is stopped at once.
+    deadline = time.monotonic() + 600
+    while None in [p.poll() for p in procs]:
+        failed = [p for p in procs if p.returncode not in (None, 0)]
+        if failed or time.monotonic() > deadline:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+            culprit = failed[0] if failed else procs[0]
+            raise RuntimeError(
+                f"{' '.join(map(str, culprit.args))} "
+                + (f"exited with {culprit.returncode}" if failed else "timed out")
+            )
+        time.sleep(0.05)
+    outputs = [p.communicate()[0] for p in procs]
     for proc in procs:
         if proc.returncode != 0:
             raise RuntimeError(f"{' '.join(map(str, proc.args))} exited with {proc.returncode}")
@@ -112,8 +154,11 @@ def run(
     transports: Sequence[str] = TRANSPORTS,
     repeats: int = 3,
     progress: Callable[[str], None] | None = None,
+    remote: Remote | None = None,
 ) -> list[Result]:
     """Median throughput and latency per (transport, size) over *repeats* runs."""
+    if remote and set(transports) != {"scif"}:
+        raise ValueError("with a remote side only scif:// can be measured")
     results = []
     port = 20000 + os.getpid() % 20000
     # A private emulated machine, so that concurrent runs never share ports.
@@ -121,18 +166,27 @@ def run(
         scif_zmq.private_domain("bench"),
         tempfile.TemporaryDirectory(prefix="scif-zmq-bench-") as ipc_dir,
     ):
+        node = scif_zmq.scif_nodes()[0] if "scif" in transports else 0
         for size in sizes:
             count = default_count(size)
             for transport in transports:
                 thr, lat = [], []
                 for _ in range(repeats):
                     port += 1
-                    bind, connect = endpoints(transport, port, ipc_dir)
-                    thr.append(_pair("thr-recv", "thr-send", bind, connect, size, count))
+                    bind, connect = endpoints(transport, port, ipc_dir, node)
+                    thr.append(_pair("thr-recv", "thr-send", bind, connect, size, count, remote))
                     port += 1
-                    bind, connect = endpoints(transport, port, ipc_dir)
+                    bind, connect = endpoints(transport, port, ipc_dir, node)
                     lat.append(
-                        _pair("lat-echo", "lat-ping", bind, connect, size, max(count // 10, 100))
+                        _pair(
+                            "lat-echo",
+                            "lat-ping",
+                            bind,
+                            connect,
+                            size,
+                            max(count // 10, 100),
+                            remote,
+                        )
                     )
                 result = Result(transport, size, statistics.median(thr), statistics.median(lat))
                 if progress:

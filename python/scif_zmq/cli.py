@@ -7,11 +7,16 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import scif_zmq
 
 from . import bench, libscif, sizes
+
+if TYPE_CHECKING:
+    import zmq
 
 
 class CliError(Exception):
@@ -74,18 +79,29 @@ def cmd_bench(args: argparse.Namespace) -> None:
     # Before any work: a missing optional dependency is one line, not a traceback.
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise CliError("--plot needs matplotlib: pip install 'scif-zmq[plot]'")
+    remote = remote_side(args)
+    if remote and args.transports != ["scif"]:
+        raise CliError("--remote runs the other side on another node: use --transports scif")
     if "scif" in args.transports:
         require_scif()
-    results = bench.run(
-        [size for group in args.sizes for size in group],
-        args.transports,
-        repeats=args.repeats,
-        progress=lambda line: print(line, file=sys.stderr, flush=True),
-    )
+    try:
+        results = bench.run(
+            [size for group in args.sizes for size in group],
+            args.transports,
+            repeats=args.repeats,
+            progress=lambda line: print(line, file=sys.stderr, flush=True),
+            remote=remote,
+        )
+    except RuntimeError as error:  # a side that failed, named with its command
+        raise CliError(str(error)) from None
     print(bench.table(results))
     if args.plot:
         bench.plot(results, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
+
+
+def remote_side(args: argparse.Namespace) -> bench.Remote | None:
+    return bench.Remote(args.remote, args.remote_python) if args.remote else None
 
 
 def check_node_online(node: int) -> None:
@@ -116,18 +132,35 @@ def run_demo(args: argparse.Namespace) -> None:
         raise
     endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
     node, _ = scif_zmq.scif_nodes()
-    print(f"node {node}: bound {endpoint}")
+    print(f"node {node}: bound {endpoint}", flush=True)
+    peer_args = ["-m", "scif_zmq.cli", "_demo-peer", f"scif://{node}:{args.port}"]
+    remote = remote_side(args)
     peer = subprocess.Popen(
-        [sys.executable, "-m", "scif_zmq.cli", "_demo-peer", f"scif://{node}:{args.port}"],
+        remote.command(*peer_args) if remote else [sys.executable, *peer_args],
         env={**os.environ, "SCIF_EMU_NODE": str(args.node)},
     )
     for i in range(args.count):
+        wait_for_peer(sock, zmq.POLLOUT, peer, args.node)
         sock.send_string(f"ping {i}")
-        print(f"node {node}: got {sock.recv_string()!r}")
+        wait_for_peer(sock, zmq.POLLIN, peer, args.node)
+        print(f"node {node}: got {sock.recv_string()!r}", flush=True)
     sock.send_string("bye")
     peer.wait(timeout=30)
     sock.close()
     ctx.term()
+
+
+def wait_for_peer(sock: zmq.Socket, event: int, peer: subprocess.Popen[bytes], node: int) -> None:
+    """Waits until sock can send or receive; a peer that exits or stays silent is an error."""
+    deadline = time.monotonic() + 30
+    while not sock.poll(100, event):
+        if peer.poll() is not None or time.monotonic() > deadline:
+            peer.kill()
+            status = peer.wait()
+            raise CliError(
+                f"no answer from the peer on node {node} (it "
+                + (f"exited with {status})" if status != -9 else "stayed silent for 30 s)")
+            )
 
 
 def demo_peer(endpoint: str) -> None:
@@ -139,6 +172,21 @@ def demo_peer(endpoint: str) -> None:
         print(f"node {node}: connected to {endpoint}")
         while (text := sock.recv_string()) != "bye":
             sock.send_string(f"pong from node {node} ({text})")
+
+
+def add_remote_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--remote",
+        metavar="PREFIX",
+        help="run the other side through this command prefix, e.g. 'ssh mic0' for a card "
+        "(real SCIF hardware; the emulator runs it locally as node 1)",
+    )
+    p.add_argument(
+        "--remote-python",
+        default="python3",
+        metavar="PATH",
+        help="the Python with scif-zmq installed on the other side (default python3)",
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -169,12 +217,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--repeats", type=int, default=3, help="runs per point; the median is shown")
     p.add_argument("--plot", metavar="FILE.png", help="also write a throughput plot")
+    add_remote_options(p)
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("demo", help="PAIR ping-pong between node 0 and another node")
     p.add_argument("--node", type=int, default=1, help="the peer's node id")
     p.add_argument("--port", type=int, default=6666, help="the SCIF port node 0 binds")
     p.add_argument("--count", type=int, default=3, help="round trips to make")
+    add_remote_options(p)
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("paths", help="where the C/C++ headers, libraries and configs are")
