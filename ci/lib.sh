@@ -40,13 +40,19 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive apt-get -q install -y --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# The interpreter of CPython X.Y ($1): pythonX.Y on PATH, else pyenv's.
+# The interpreter of CPython X.Y ($1): pyenv's, else pythonX.Y on PATH (a
+# pyenv shim on PATH may refuse to run a version that is not selected).
 find_python() {
-    local found
-    found=$(command -v "python$1" 2>/dev/null) ||
-        found=$(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -maxdepth 3 -path "*/versions/$1.*/bin/python$1" 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$found" ] && [ -x "$found" ] || die "no CPython $1 here (pythonX.Y on PATH or under pyenv)"
-    echo "$found"
+    local candidate
+    for candidate in \
+        $(find "${PYENV_ROOT:-$HOME/.pyenv}/versions" -maxdepth 3 -path "*/versions/$1.*/bin/python$1" 2>/dev/null | sort -rV) \
+        "$(command -v "python$1" 2>/dev/null)"; do
+        if [ -n "$candidate" ] && "$candidate" -c 'pass' 2>/dev/null; then
+            echo "$candidate"
+            return
+        fi
+    done
+    die "no CPython $1 here (under pyenv or as python$1 on PATH)"
 }
 
 # git with an identity of its own, so that the scripts work on machines with none set.
