@@ -13,9 +13,21 @@
  * itself (dma_run_queued): the wait would be at least as long, and waking
  * the engine for them only adds the hand-over.
  *
+ * Tickets are taken under the queue's lock, so that the queue holds every
+ * endpoint's requests in ticket order: a signal, which waits for the
+ * tickets before its own, never waits for a request queued behind it.
+ *
  * A request holds a reference to its endpoint. One for an endpoint being
- * closed is dropped (its RMA completes with ECONNRESET): a close is not
- * held up by copies nobody will fence.
+ * closed, or whose connection is gone, is dropped (its RMA completes with
+ * that error): nobody will fence it, and nothing may be copied into a
+ * peer that has hung up. A copy that fails resets the connection (see
+ * fence.c), so that nothing waits for data that will not come.
+ *
+ * One engine serves every endpoint of the process, as a DMA channel
+ * serves a node: a peer that makes process_vm_writev block (a window over
+ * memory whose pages never come, such as a stalled FUSE file) stalls the
+ * requests of other endpoints behind it. Threads waiting on a fence still
+ * run their own endpoint's requests.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -47,14 +59,12 @@ static struct {
 static void run(struct dma_request *req)
 {
 	struct endpoint *ep = req->ep;
-	bool closing = atomic_load(&ep->closing);
+	int rc = atomic_load(&ep->closing) ? -ECONNRESET : ep_peer_state(ep);
 
-	int rc = 0;
-
-	if (req->kind == DMA_RMA)
-		rc = closing ? -ECONNRESET : rma_run(ep, &req->rma);
-	else if (!closing)
-		fence_signal_run(ep, &req->signal);
+	if (rc == 0 && req->kind == DMA_RMA)
+		rc = rma_run(ep, &req->rma);
+	else if (rc == 0)
+		fence_signal_run(ep, &req->signal, req->ticket.number);
 	rma_ticket_done(ep, &req->ticket, rc, true);
 	ep_put(ep);
 	free(req);
@@ -105,10 +115,10 @@ static int submit(struct dma_request *req)
 {
 	int rc;
 
-	rma_ticket_take(req->ep, &req->ticket);
 	pthread_mutex_lock(&queue.lock);
 	rc = start_engine();
 	if (rc == 0) {
+		rma_ticket_take(req->ep, &req->ticket);
 		if (queue.tail)
 			queue.tail->next = req;
 		else
@@ -117,8 +127,6 @@ static int submit(struct dma_request *req)
 		pthread_cond_signal(&queue.queued);
 	}
 	pthread_mutex_unlock(&queue.lock);
-	if (rc < 0)
-		rma_ticket_done(req->ep, &req->ticket, 0, false);
 	return rc;
 }
 

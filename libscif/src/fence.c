@@ -12,14 +12,15 @@
  * (SCIF_FENCE_INIT_PEER) read them.
  *
  * As in MPSS, scif_fence_signal only queues: the values are written by
- * the engine once the marked RMAs are complete, and a signal takes a
- * ticket of its own, so that a later mark covers it too. A failed asynchronous
- * RMA is reported once, by the next scif_fence_wait on a mark of ours; until
- * then the signals after it are not written (they would claim data that
- * never arrived). Signals on the peer's RMAs are written before
- * scif_fence_signal returns: the engine would otherwise wait on another
- * process, in front of every other endpoint's requests. So are signals on
- * the fallback path, whose RMAs all complete in their calls (rma.c).
+ * the engine once the RMAs issued before it are complete, and a signal
+ * takes a ticket of its own, so that a later mark covers it too. A failed
+ * asynchronous RMA resets the connection (nobody is to wait for data that
+ * will not come, a poller of a signal included) and is reported once, by
+ * the next scif_fence_wait on a mark after it; the signals after it are
+ * not written (they would claim data that never arrived). Signals on the peer's
+ * RMAs are written before scif_fence_signal returns: the engine would otherwise
+ * wait on another process, in front of every other endpoint's requests. So are
+ * signals on the fallback path, whose RMAs all complete in their calls (rma.c).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -86,11 +87,22 @@ void rma_ticket_done(struct endpoint *ep, struct rma_ticket *ticket, int rc,
 		ticket->next->prev = ticket->prev;
 	else
 		ep->newest_rma = ticket->prev;
-	if (async && rc < 0 && !ep->async_error)
+	if (async && rc < 0 && !ep->async_error) {
 		ep->async_error = rc;
+		ep->failed_ticket = ticket->number;
+		ep_reset(ep, ECONNRESET);
+	}
 	publish_counters(ep);
 	pthread_cond_broadcast(&ep->rma_progress);
 	pthread_mutex_unlock(&ep->rma_lock);
+}
+
+/* The failure a wait for target (under ep->rma_lock) has to report. */
+static int failure_before(const struct endpoint *ep, uint32_t target)
+{
+	return ep->async_error && rma_ticket_before(ep->failed_ticket, target)
+		   ? ep->async_error
+		   : 0;
 }
 
 /* --- marks ---------------------------------------------------------------- */
@@ -148,9 +160,13 @@ static int wait_mark(struct endpoint *ep, int mark)
 		return wait_peer(ep, target);
 	dma_run_queued(ep, target);
 	pthread_mutex_lock(&ep->rma_lock);
-	wait_self_locked(ep, target);
-	rc = ep->async_error;
-	ep->async_error = 0;
+	if (!reached(ep->next_ticket & MARK_COUNT, target)) {
+		rc = -EINVAL; /* not a mark of ours: nothing would reach it */
+	} else {
+		wait_self_locked(ep, target);
+		if ((rc = failure_before(ep, target)))
+			ep->async_error = 0;
+	}
 	pthread_mutex_unlock(&ep->rma_lock);
 	return rc;
 }
@@ -172,6 +188,8 @@ int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 	if ((flags & ~(SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER)) ||
 	    !init_flags_valid(flags) || !mark)
 		rc = -EINVAL;
+	else if (ep->owner != self_pid())
+		rc = -EACCES; /* RMAs are the creator's (see rma.c) */
 	else if ((rc = ep_check_connected(ep)) == 0)
 		*mark = mark_now(ep, flags & SCIF_FENCE_INIT_PEER);
 	ep_put(ep);
@@ -187,8 +205,18 @@ int scif_fence_wait(scif_epd_t epd, int mark)
 		return -1;
 	if (mark < 0 || (mark & ~(MARK_PEER | MARK_COUNT)))
 		rc = -EINVAL;
-	else if ((rc = ep_check_connected(ep)) == 0)
-		rc = wait_mark(ep, mark);
+	else if (ep->owner != self_pid())
+		rc = -EACCES;
+	else if (mark & MARK_PEER) {
+		if ((rc = ep_check_connected(ep)) == 0)
+			rc = wait_mark(ep, mark);
+	} else if (ep->state != EP_CONNECTED) {
+		rc = -ENOTCONN;
+	} else if ((rc = wait_mark(ep, mark)) == 0) {
+		/* Our own RMAs are waited for even on a lost connection: the
+		 * caller may then free what they read. */
+		rc = ep_peer_state(ep);
+	}
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
 }
@@ -232,20 +260,24 @@ static int write_signals(struct endpoint *ep, const struct signal_args *args)
 	return rc;
 }
 
-void fence_signal_run(struct endpoint *ep, const struct signal_args *args)
+void fence_signal_run(struct endpoint *ep, const struct signal_args *args,
+		      uint32_t mark)
 {
 	int rc;
 
 	pthread_mutex_lock(&ep->rma_lock);
-	wait_self_locked(ep, args->mark);
-	rc = ep->async_error;
+	wait_self_locked(ep, mark & MARK_COUNT);
+	rc = failure_before(ep, mark);
 	pthread_mutex_unlock(&ep->rma_lock);
 	if (rc < 0 || (rc = write_signals(ep, args)) == 0)
 		return;
-	/* A window retired since the call: the next fence says so. */
+	/* A window retired since the call: reported like a failed RMA. */
 	pthread_mutex_lock(&ep->rma_lock);
-	if (!ep->async_error)
+	if (!ep->async_error) {
 		ep->async_error = rc;
+		ep->failed_ticket = mark;
+		ep_reset(ep, ECONNRESET);
+	}
 	pthread_mutex_unlock(&ep->rma_lock);
 }
 
@@ -298,12 +330,13 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 	    !(args.local || args.remote) || (args.local && (loff & 3)) ||
 	    (args.remote && (roff & 3)))
 		rc = -EINVAL;
+	else if (ep->owner != self_pid())
+		rc = -EACCES;
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 ((args.local && loff < 0) || (args.remote && roff < 0)))
 		rc = -ENXIO;
 	queued = !peer && atomic_load(&ep->rma_path) == RMA_PATH_PROCESS_VM;
 	if (rc == 0 && queued && (rc = check_signal_offsets(ep, &args)) == 0) {
-		args.mark = (uint32_t)mark_now(ep, false) & MARK_COUNT;
 		rc = dma_submit_signal(ep, &args);
 	} else if (rc == 0 && !queued &&
 		   (rc = wait_mark(ep, mark_now(ep, peer))) == 0) {

@@ -264,7 +264,8 @@ struct endpoint {
 	pthread_cond_t rma_progress; /* an RMA completed */
 	struct rma_ticket *oldest_rma, *newest_rma;
 	uint32_t next_ticket;
-	int async_error; /* -errno of a failed asynchronous RMA, unreported */
+	int async_error;	/* -errno of a failed asynchronous RMA, */
+	uint32_t failed_ticket; /* and its ticket, until a fence reports it */
 	pthread_mutex_t channel_lock;
 	int channel_fd; /* to the peer's fallback RMA service, or -1 */
 };
@@ -499,18 +500,19 @@ bool rma_ticket_before(uint32_t number, uint32_t mark);
 void rma_ticket_done(struct endpoint *ep, struct rma_ticket *ticket, int rc,
 		     bool async);
 
-/* A queued scif_fence_signal: the values go once the mark is reached. */
+/* A queued scif_fence_signal's values. */
 struct signal_args {
-	uint32_t mark;
 	bool local, remote;
 	uint64_t loff, lval, roff, rval;
 };
 
 /*
- * Waits for the mark, then writes the values unless an RMA failed; a write
- * that fails is reported like a failed RMA.
+ * Waits for every ticket before mark (the signal's own), then writes the
+ * values unless one of them failed; a write that fails is reported like a
+ * failed RMA.
  */
-void fence_signal_run(struct endpoint *ep, const struct signal_args *args);
+void fence_signal_run(struct endpoint *ep, const struct signal_args *args,
+		      uint32_t mark);
 
 /* --- dma.c: the DMA engine ------------------------------------------------ */
 

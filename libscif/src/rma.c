@@ -313,6 +313,9 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 		return -1;
 	if (flags & ~RMA_FLAGS_ALL)
 		rc = -EINVAL;
+	else if (ep->owner != self_pid())
+		rc = -EACCES; /* a fork()ed copy: tickets and fences are the
+			       * creator's */
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 (roffset < 0 || (!virt && loffset < 0)))
 		rc = -ENXIO;

@@ -2,7 +2,8 @@
 /*
  * A peer process SIGKILLed in the middle of a transfer: the survivor gets
  * ECONNRESET / POLLHUP (or a partial count), never a hang; so do fences
- * on its queued asynchronous RMAs. Its port is
+ * on its queued asynchronous RMAs. A queued RMA that fails resets the
+ * connection. Its port is
  * released, so a new connect is refused.
  */
 #define _GNU_SOURCE
@@ -136,6 +137,36 @@ int main(void)
 	CHECK_FAILS(scif_fence_wait(epd, mark), ECONNRESET);
 	reap(child);
 	CHECK_FAILS(scif_vwriteto(epd, buf, 64, 0, 0), ECONNRESET);
+	scif_close(epd);
+
+	/*
+	 * 4. A queued copy that fails (its source unmapped after the call):
+	 * the next fence reports it, the signal queued after it is withheld,
+	 * and the connection is reset, so that nobody waits for its data.
+	 * 512 MiB of copies queued first keep the engine busy for tens of
+	 * milliseconds; the munmap below takes microseconds.
+	 */
+	child = start_card(1, &epd);
+	uint64_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(scif_register(epd, word, 4096, 0x100000,
+			    SCIF_PROT_READ | SCIF_PROT_WRITE,
+			    SCIF_MAP_FIXED) == 0x100000);
+	for (int i = 0; i < 512; i++)
+		CHECK(scif_vwriteto(epd, buf, 1 << 20, 0, 0) == 0);
+	char *doomed = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(scif_vwriteto(epd, doomed, 4096, 0, 0) == 0);
+	munmap(doomed, 4096);
+	CHECK(scif_fence_signal(epd, 0x100000, 2, 0, 0,
+				SCIF_FENCE_INIT_SELF | SCIF_SIGNAL_LOCAL) == 0);
+	CHECK(scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &mark) == 0);
+	CHECK_FAILS(scif_fence_wait(epd, mark), EFAULT);
+	CHECK(__atomic_load_n(word, __ATOMIC_ACQUIRE) == 0);
+	CHECK_FAILS(scif_vwriteto(epd, buf, 64, 0, 0), ECONNRESET);
+	CHECK_FAILS(scif_fence_wait(epd, mark), ECONNRESET);
+	kill(child, SIGKILL);
+	reap(child);
 	scif_close(epd);
 
 	free(buf);
