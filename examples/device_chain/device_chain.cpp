@@ -45,10 +45,10 @@ int fail (const char *what)
     return 1;
 }
 
-// About 64 MiB per size, at least 20 and at most 20000 messages.
+// About 256 MiB per size, at least 20 and at most 20000 messages.
 int messages_for (size_t size)
 {
-    const size_t count = (64u << 20) / (size ? size : 1);
+    const size_t count = (256u << 20) / (size ? size : 1);
     return static_cast<int> (count < 20 ? 20 : count > 20000 ? 20000 : count);
 }
 
