@@ -110,7 +110,7 @@ static int start_engine(void)
 	return 0;
 }
 
-/* Queues req behind every earlier request; 0 or -errno. */
+/* Queues req behind every earlier request; 0, or -errno with req freed. */
 static int submit(struct dma_request *req)
 {
 	int rc;
@@ -127,6 +127,10 @@ static int submit(struct dma_request *req)
 		pthread_cond_signal(&queue.queued);
 	}
 	pthread_mutex_unlock(&queue.lock);
+	if (rc < 0) {
+		ep_put(req->ep);
+		free(req);
+	}
 	return rc;
 }
 
@@ -145,31 +149,21 @@ static struct dma_request *new_request(struct endpoint *ep, enum dma_kind kind)
 int dma_submit_rma(struct endpoint *ep, const struct rma_args *args)
 {
 	struct dma_request *req = new_request(ep, DMA_RMA);
-	int rc;
 
 	if (!req)
 		return -ENOMEM;
 	req->rma = *args;
-	if ((rc = submit(req)) < 0) {
-		ep_put(ep);
-		free(req);
-	}
-	return rc;
+	return submit(req);
 }
 
 int dma_submit_signal(struct endpoint *ep, const struct signal_args *args)
 {
 	struct dma_request *req = new_request(ep, DMA_SIGNAL);
-	int rc;
 
 	if (!req)
 		return -ENOMEM;
 	req->signal = *args;
-	if ((rc = submit(req)) < 0) {
-		ep_put(ep);
-		free(req);
-	}
-	return rc;
+	return submit(req);
 }
 
 void dma_run_queued(struct endpoint *ep, uint32_t mark)
