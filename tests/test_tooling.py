@@ -100,13 +100,13 @@ def test_pr_kit_reports_numbers_only_from_result_files(build: Path) -> None:
 
 
 def test_pr_kit_detects_a_missing_solution_line(build: Path, tmp_path: Path) -> None:
-    patches = doctored(tmp_path, "0005", "\nSolution: ", "\nFix: ")
+    patches = doctored(tmp_path, "0006", "\nSolution: ", "\nFix: ")
     result = run([str(ROOT / "ci" / "pr-kit")], build, patches)
     assert result.returncode == 1
     assert "FAIL ... followed by a blank line and the proposed solution" in result.stderr
     checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
     assert "**FAIL** ... followed by a blank line" in checklist
-    assert "no `Solution:` line: 0005-Problem-nothing-listens-for-SCIF-connections.patch" in (
+    assert "no `Solution:` line: 0006-Problem-nothing-listens-for-SCIF-connections.patch" in (
         checklist
     )
     assert "**PASS** Commit messages state the problem" in checklist
