@@ -8,6 +8,7 @@
 #ifndef SCIF_EMU_H
 #define SCIF_EMU_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "scif.h"
@@ -61,6 +62,30 @@ int scif_emu_node_offline(uint16_t node);
 
 /* Brings node back online after scif_emu_node_offline(); 0 or -1/errno. */
 int scif_emu_node_online(uint16_t node);
+
+/*
+ * Starting processes as other nodes, for test drivers that must also run
+ * on MPSS (where a program runs on a card by other means, e.g. ssh).
+ *
+ * scif_emu_node_environment() writes into buf (size bytes) the environment
+ * entry "NAME=VALUE" that a program started from this process needs to act
+ * as node `node` of this process's emulated machine; the program inherits
+ * the rest of the environment. Returns 0, or -1 with EINVAL (node not in
+ * the machine, malformed environment) or ERANGE (buf too small).
+ */
+int scif_emu_node_environment(uint16_t node, char *buf, size_t size);
+
+/*
+ * Moves this process, and the programs it starts from now on, to a fresh
+ * emulated machine of its own (same nodes, same node for this process), as
+ * a new SCIF_EMU_DOMAIN would: for tests that take nodes offline, which
+ * would disturb other processes sharing a machine. The machine's directory
+ * is removed when this process exits. Changes the environment (setenv), so
+ * call it before starting threads. Returns 0, or -1 with EINVAL (malformed
+ * environment), EACCES (the user's base directory belongs to someone
+ * else), ENOMEM or an errno of mkdtemp(3).
+ */
+int scif_emu_private_domain(void);
 
 #ifdef __cplusplus
 } /* extern "C" */

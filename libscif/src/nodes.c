@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -459,4 +460,77 @@ int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)
 	domain_put(d);
 	*self = cfg.node;
 	return online;
+}
+
+/* --- programs started as other nodes -------------------------------------- */
+
+int scif_emu_node_environment(uint16_t node, char *buf, size_t size)
+{
+	struct emu_config cfg;
+	int err = emu_config_load(&cfg), n;
+
+	if (err == 0 && node >= cfg.nodes)
+		err = -EINVAL;
+	if (err < 0)
+		return fail(-err);
+	n = snprintf(buf, size, "SCIF_EMU_NODE=%u", (unsigned)node);
+	return n > 0 && (size_t)n < size ? 0 : fail(ERANGE);
+}
+
+static char private_domain[DOMAIN_PATH_MAX + 1];
+static pid_t private_domain_owner;
+
+static int remove_entry(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Only the process that made it: forked children share its memory image. */
+static void remove_private_domain(void)
+{
+	if (private_domain_owner == getpid())
+		nftw(private_domain, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+int scif_emu_private_domain(void)
+{
+	char base[32], path[DOMAIN_PATH_MAX + 1];
+	struct emu_config cfg;
+	int err = emu_config_load(&cfg), tmp, basefd;
+
+	if (err < 0)
+		return fail(-err);
+	if (private_domain_owner != getpid()) {
+		if (atexit(remove_private_domain) != 0)
+			return fail(ENOMEM);
+		private_domain_owner = getpid();
+		private_domain[0] = '\0';
+	}
+	snprintf(base, sizeof(base), "scif-emu-%lu", (unsigned long)geteuid());
+	tmp = open("/tmp", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tmp < 0)
+		return -1;
+	basefd = open_private_dir(tmp, base);
+	close(tmp);
+	if (basefd < 0)
+		return fail(-basefd);
+	close(basefd);
+	snprintf(path, sizeof(path), "/tmp/%s/private-XXXXXX", base);
+	if (!mkdtemp(path))
+		return -1;
+	/* By name, not path: a name is always private to the user. */
+	if (setenv("SCIF_EMU_DOMAIN", path + strlen("/tmp/") + strlen(base) + 1,
+		   1) < 0) {
+		rmdir(path);
+		return -1;
+	}
+	if (private_domain[0])
+		remove_private_domain(); /* the previous one */
+	memcpy(private_domain, path, sizeof(path));
+	return 0;
 }
