@@ -390,6 +390,65 @@ def check_scope(series: list[Patch]) -> Item:
     )
 
 
+# "About 450 lines" of library code per patch: what a maintainer reviews in a sitting.
+MAX_LIBRARY_LINES = 460
+
+
+def check_patch_size(series: list[Patch]) -> Item:
+    sizes = [
+        (
+            p.name,
+            sum(
+                1
+                for f in p.files
+                if f.path.startswith(("src/", "include/"))
+                for line in f.added()
+                if line.strip()
+            ),
+        )
+        for p in series
+    ]
+    too_large = [f"{name}: {n} lines" for name, n in sizes if n > MAX_LIBRARY_LINES]
+    largest = max(sizes, key=lambda s: s[1])
+    return Item(
+        f"Each patch can be reviewed in one sitting: at most about {MAX_LIBRARY_LINES} added "
+        "non-blank lines of library code (src/, include/; tests and docs aside)",
+        FAIL if too_large else PASS,
+        f"automatic: added lines per patch; the largest is {largest[0]} ({largest[1]} lines)",
+        too_large,
+    )
+
+
+#  A scif:// endpoint with a fixed port, and the emulator's own variables: tests
+#  that use them collide when run in parallel, or only run on the emulator.
+#  Ports out of range, and privileged ones (below 1024), are endpoints that
+#  tests expect to fail.
+SCIF_PORT = re.compile(r'"scif://(?:(?:\*|\d+):)?(\d+)"')
+
+
+def names_fixed_scif_port(line: str) -> bool:
+    return any(1024 <= int(port) <= 65535 for port in SCIF_PORT.findall(line))
+
+
+def check_test_portability(series: list[Patch]) -> Item:
+    found = [
+        f"{f.path} ({p.name}): {line.strip()}"
+        for p in series
+        for f in p.files
+        if f.path.startswith("tests/")
+        for line in f.added()
+        if names_fixed_scif_port(line) or "SCIF_EMU" in line
+    ]
+    return Item(
+        "Tests run anywhere the transport runs: wildcard binds read back with "
+        "ZMQ_LAST_ENDPOINT, no emulator variable",
+        FAIL if found else PASS,
+        "automatic: no fixed scif:// port and no `SCIF_EMU` in the lines the series adds "
+        "under tests/",
+        found,
+    )
+
+
 def check_public_api(series: list[Patch]) -> Item:
     touched = [
         f"{p.name}: {f.path}" for p in series for f in p.files if f.path.startswith("include/")
@@ -782,6 +841,8 @@ def main() -> int:
     items += [
         check_authors(series),
         check_scope(series),
+        check_patch_size(series),
+        check_test_portability(series),
         check_spdx(series),
         check_relicense(series, args.root, args.onto),
         check_format(args.root),

@@ -194,3 +194,19 @@ def test_compare_junit_fails_only_on_a_test_that_always_fails(
     passed = scif_reruns.count("passed")
     assert f"stock passed 3/3, scif passed {passed}/3" in result.stdout
     assert ("REGRESSION" in result.stdout) == (verdict == 1)
+
+
+def test_pr_kit_flags_a_fixed_port_in_a_test(build: Path, tmp_path: Path) -> None:
+    patches = doctored(
+        tmp_path,
+        "0009",
+        'test_bind (first, "scif://*:*", endpoint, sizeof endpoint);',
+        'test_bind (first, "scif://*:5570", endpoint, sizeof endpoint);',
+    )
+    result = run([str(ROOT / "ci" / "pr-kit")], build, patches)
+    assert result.returncode == 1
+    checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
+    assert "**FAIL** Tests run anywhere the transport runs" in checklist
+    assert 'tests/test_address_scif.cpp (0009-' in checklist
+    assert '"scif://*:5570"' in checklist
+    assert "**PASS** Each patch can be reviewed in one sitting" in checklist
