@@ -684,7 +684,12 @@ def diffstat(series: list[Patch]) -> tuple[int, int, int]:
 
 
 def cover_letter(
-    series: list[Patch], suites: list[Suite], bench: Path, newest: dt.datetime, onto: str | None
+    root: Path,
+    series: list[Patch],
+    suites: list[Suite],
+    bench: Path,
+    newest: dt.datetime,
+    onto: str | None,
 ) -> str:
     nfiles, added, removed = diffstat(series)
     lines = [
@@ -732,8 +737,10 @@ def cover_letter(
         "- `scif_listener_t` / `scif_connecter_t` follow the TCP ones: non-blocking",
         "  connect (EINPROGRESS, POLLOUT, second scif_connect), reconnection while a",
         "  node is not online (ENODEV) or nothing listens (ECONNREFUSED).",
-        "- One fix that is not SCIF-specific: data a peer sent before hanging up while",
-        "  the session's pipe was full is delivered instead of dropped (also ipc://).",
+        "- Two fixes that are not SCIF-specific, each in a patch of its own with a test",
+        "  that fails without it: data a peer sent before hanging up while the session's",
+        "  pipe was full is delivered instead of dropped (ipc:// lost it), and a",
+        "  descriptor that is not a socket has no peer IP address instead of aborting.",
         "- Tests in the style of the TIPC ones; man page zmq_scif(7).",
         "",
         "## How it was tested",
@@ -784,6 +791,8 @@ def cover_letter(
             ]
     else:
         lines += ["Benchmark: not run (no build/bench/bench.md; run ci/bench).", ""]
+    notes = root / "ci" / "pr" / "review-notes.md"
+    lines += [notes.read_text().strip(), ""]
     lines += ["## Upstream master", ""]
     lines += [onto or "Not checked (run ci/pr-kit --onto <libzmq master checkout>).", ""]
     return "\n".join(lines)
@@ -888,7 +897,7 @@ def main() -> int:
         )
 
     (args.out / "cover-letter.md").write_text(
-        cover_letter(series, suites, args.build / "bench", newest, onto_summary)
+        cover_letter(args.root, series, suites, args.build / "bench", newest, onto_summary)
     )
     (args.out / "CHECKLIST.md").write_text(checklist(items))
     # What FairMQ, the framework scif:// is for, needs to use it.

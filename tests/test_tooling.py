@@ -74,6 +74,9 @@ def test_pr_kit_writes_the_patches_letter_and_checklist(build: Path) -> None:
     # Nothing was run in this build directory, and the letter says so.
     assert "Test suites: not run" in letter
     assert "Benchmark: not run" in letter
+    # The point-by-point answer to a maintainer's review, VSOCK as the yardstick.
+    assert "## Review notes" in letter
+    assert "VSOCK" in letter
     checklist = (kit / "CHECKLIST.md").read_text()
     assert "**PASS** ... followed by a blank line and the proposed solution" in checklist
     assert "**PASS** The series applies, patch by patch" in checklist
