@@ -210,6 +210,6 @@ def test_pr_kit_flags_a_fixed_port_in_a_test(build: Path, tmp_path: Path) -> Non
     assert result.returncode == 1
     checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
     assert "**FAIL** Tests run anywhere the transport runs" in checklist
-    assert 'tests/test_address_scif.cpp (0009-' in checklist
+    assert "tests/test_address_scif.cpp (0009-" in checklist
     assert '"scif://*:5570"' in checklist
     assert "**PASS** Each patch can be reviewed in one sitting" in checklist

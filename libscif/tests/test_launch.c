@@ -67,8 +67,7 @@ static void test_node_environment(void)
 	scif_close(conn);
 	scif_close(listener);
 
-	CHECK_FAILS(scif_emu_node_environment(2, entry, sizeof(entry)),
-		    EINVAL);
+	CHECK_FAILS(scif_emu_node_environment(2, entry, sizeof(entry)), EINVAL);
 	CHECK_FAILS(scif_emu_node_environment(1, entry, 4), ERANGE);
 }
 
