@@ -60,3 +60,25 @@ ci_git() {
     git -c user.name="scif-zmq ci" -c user.email="ci@scif-zmq.invalid" \
         -c advice.detachedHead=false "$@"
 }
+
+# The test programs a patch (file $1) adds or changes, if it is a fix to
+# libzmq's core (nothing in its diff names scif): they must fail without it.
+core_fix_tests() {
+    sed -n '/^diff --git/,$p' "$1" | grep -qi scif && return 0
+    grep -E '^\+\+\+ b/(tests|unittests)/[a-z0-9_]+\.cpp$' "$1" | sed -E 's|.*/([a-z0-9_]+)\.cpp$|\1|'
+}
+
+# Runs the test programs "${@:3}" of bin directory $1; succeeds if every one
+# exits as $2 says (pass, or fail: at least one test case fails).
+tests_exit_as() {
+    local bin=$1 want=$2 name rc
+    shift 2
+    for name in "$@"; do
+        rc=0
+        (cd "$bin" && timeout 300 "./$name" >"$bin/$name.out" 2>&1) || rc=$?
+        if { [ "$want" = pass ] && [ $rc != 0 ]; } || { [ "$want" = fail ] && [ $rc = 0 ]; }; then
+            say "$name: expected to $want, exit status $rc (output: $bin/$name.out)"
+            return 1
+        fi
+    done
+}

@@ -33,7 +33,8 @@ PASS, FAIL, WARN, TODO, NOT_RUN, INFO = "PASS", "FAIL", "WARN", "TODO", "NOT RUN
 # Where libzmq keeps what a transport touches; anything else is "unrelated".
 EXPECTED_PATHS = re.compile(
     r"^(src/|include/|tests/|unittests/|doc/|builds/|perf/|RELICENSE/"
-    r"|CMakeLists\.txt$|Makefile\.am$|configure\.ac$|acinclude\.m4$)"
+    r"|CMakeLists\.txt$|Makefile\.am$|configure\.ac$|acinclude\.m4$"
+    r"|\.github/workflows/|config\.sh$|ci_build\.sh$)"
 )
 C_SOURCE = re.compile(r"\.(c|cc|cpp|cxx|h|hh|hpp|hxx)$")
 PLACEHOLDER_DOMAINS = (".example", ".invalid", ".test", ".localhost", "example.com")
@@ -451,6 +452,34 @@ def check_test_portability(series: list[Patch]) -> Item:
     )
 
 
+def check_upstream_ci(series: list[Patch], root: Path) -> Item:
+    """The job the series adds to libzmq's CI fetches libscif from this
+    project's repository at a tag: that tag must be published first."""
+    added = [line for p in series for f in p.files if f.path == "config.sh" for line in f.added()]
+    text = "\n".join(added)
+    repository = re.search(r"LIBSCIF_REPOSITORY:-([^}]+)}", text)
+    tag = re.search(r"LIBSCIF_TAG:-([^}]+)}", text)
+    version = re.search(
+        r"project\(libscif VERSION (\S+)", (root / "libscif" / "CMakeLists.txt").read_text()
+    )
+    if not (repository and tag and version):
+        return Item("Upstream CI builds and tests the transport", FAIL, "no SCIF job in config.sh")
+    details = [
+        f"libscif from {repository[1]} at tag {tag[1]}; this checkout is libscif {version[1]}"
+    ]
+    mismatch = tag[1] != f"libscif-{version[1]}"
+    if mismatch:
+        details.append("the tag does not name this checkout's libscif version")
+    return Item(
+        "Upstream CI builds and tests the transport: the job's libscif tag is published",
+        FAIL if mismatch else TODO,
+        "automatic: the tag config.sh pins against libscif's version; a person must push the "
+        "tag to that repository before the pull request is opened (ci/upstream-ci runs the job "
+        "here with this checkout's libscif)",
+        details,
+    )
+
+
 def check_public_api(series: list[Patch]) -> Item:
     touched = [
         f"{p.name}: {f.path}" for p in series for f in p.files if f.path.startswith("include/")
@@ -692,6 +721,7 @@ def cover_letter(
     bench: Path,
     newest: dt.datetime,
     onto: str | None,
+    fixes: list[Patch],
 ) -> str:
     nfiles, added, removed = diffstat(series)
     lines = [
@@ -703,6 +733,13 @@ def cover_letter(
         "",
     ]
     lines += [f"{i}. {p.subject}" for i, p in enumerate(series, 1)]
+    if fixes:
+        lines += [
+            "",
+            f"**Prerequisite.** Patches 1 to {len(fixes)} fix libzmq's core and are proposed as "
+            "a pull request of their own (build/pr-kit/core-fixes/), each with a test that "
+            "fails without it; this one builds on them.",
+        ]
     lines += [
         "",
         "## Why",
@@ -800,6 +837,38 @@ def cover_letter(
     return "\n".join(lines)
 
 
+def core_fixes(series: list[Patch]) -> list[Patch]:
+    """The leading patches that touch nothing of the transport: fixes to
+    libzmq's core, which go to upstream as a pull request of their own."""
+    fixes = []
+    for patch in series:
+        if any("scif" in f.path.lower() for f in patch.files) or any(
+            "scif" in line.lower() for f in patch.files for line in f.added()
+        ):
+            break
+        fixes.append(patch)
+    return fixes
+
+
+def core_fixes_letter(fixes: list[Patch]) -> str:
+    lines = [
+        "# Core fixes that the scif:// transport depends on",
+        "",
+        "Each is a problem of libzmq's core, shown by a test that fails without the fix;",
+        "they come first in the scif:// series and are proposed on their own:",
+        "",
+    ]
+    for i, p in enumerate(fixes, 1):
+        tests = sorted(
+            {f.path for f in p.files if f.path.startswith(("tests/", "unittests/"))}
+            - {"tests/CMakeLists.txt", "unittests/CMakeLists.txt"}
+        )
+        lines += [f"{i}. {p.subject} (tests: {', '.join(tests) or 'none'})"]
+        paragraphs = [" ".join(part.split()) for part in p.message.strip().split("\n\n")]
+        lines += ["", *[f"   {part}\n" for part in paragraphs]]
+    return "\n".join(lines)
+
+
 def port_report(ported: list[dict]) -> list[str]:
     lines = [
         "## The series ported (build/pr-kit/onto/)",
@@ -861,6 +930,13 @@ def main() -> int:
         shutil.copy2(p.path, args.out / p.name)
     newest = newest_patch_time(series)
     suites = read_results(args.build / "results")
+    fixes = core_fixes(series)
+    if fixes:
+        core = args.out / "core-fixes"
+        core.mkdir()
+        for p in fixes:
+            shutil.copy2(p.path, core / p.name)
+        (core / "cover-letter.md").write_text(core_fixes_letter(fixes))
 
     items = check_messages(series)
     items += [
@@ -877,6 +953,7 @@ def main() -> int:
         check_tests(series, suites, newest),
         check_docs(series),
         check_public_api(series),
+        check_upstream_ci(series, args.root),
         check_drift(args.root, args.checkout),
     ]
 
@@ -931,7 +1008,7 @@ def main() -> int:
         )
 
     (args.out / "cover-letter.md").write_text(
-        cover_letter(args.root, series, suites, args.build / "bench", newest, onto_summary)
+        cover_letter(args.root, series, suites, args.build / "bench", newest, onto_summary, fixes)
     )
     (args.out / "CHECKLIST.md").write_text(checklist(items))
     # What FairMQ, the framework scif:// is for, needs to use it.

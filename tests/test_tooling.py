@@ -77,10 +77,16 @@ def test_pr_kit_writes_the_patches_letter_and_checklist(build: Path) -> None:
     # The point-by-point answer to a maintainer's review, VSOCK as the yardstick.
     assert "## Review notes" in letter
     assert "VSOCK" in letter
+    # The core fixes lead the series and go upstream as a pull request of their own.
+    core = sorted(p.name for p in (kit / "core-fixes").glob("*.patch"))
+    assert core == [p.name for p in PATCHES[: len(core)]] and len(core) == 2
+    assert "Patches 1 to 2 fix libzmq's core" in letter
+    assert "test_hangup_during_backpressure" in (kit / "core-fixes" / "cover-letter.md").read_text()
     checklist = (kit / "CHECKLIST.md").read_text()
     assert "**PASS** ... followed by a blank line and the proposed solution" in checklist
     assert "**PASS** The series applies, patch by patch" in checklist
     assert "**NOT RUN** Each patch builds on its own" in checklist
+    assert "**TODO** Upstream CI builds and tests the transport" in checklist
     proposal = (kit / "fairmq-proposal.md").read_text()
     assert "`fair::mq::Channel::Validate()`" in proposal
 
@@ -123,13 +129,13 @@ def test_check_series_format_flags_a_misformatted_new_file(build: Path, tmp_path
     assert clean.returncode == 0, clean.stderr
     patches = doctored(
         tmp_path,
-        "0002",
+        "0004",
         "+uint16_t zmq::scif_address_t::node () const",
         "+uint16_t zmq::scif_address_t::node() const",
     )
     result = run([str(ROOT / "ci" / "check-series-format")], build, patches)
     assert result.returncode == 1
-    assert "not clang-format clean: src/scif_address.cpp (added by 0002-" in result.stderr
+    assert "not clang-format clean: src/scif_address.cpp (added by 0004-" in result.stderr
     assert "+uint16_t zmq::scif_address_t::node () const" in result.stderr
 
 
