@@ -452,6 +452,34 @@ def check_test_portability(series: list[Patch]) -> Item:
     )
 
 
+def check_core_fixes(series: list[Patch], fixes: list[Patch]) -> Item:
+    """Core fixes lead the series, each with a test of its own, so that they
+    can be proposed, and merged, on their own."""
+    later = [
+        p.name
+        for p in series[len(fixes) :]
+        if any(f.path.startswith("src/") for f in p.files)
+        and not any("scif" in f.path.lower() for f in p.files)
+        and not any("scif" in line.lower() for f in p.files for line in f.added())
+    ]
+    untested = [
+        p.name
+        for p in fixes
+        if not any(f.path.startswith(("tests/test_", "unittests/unittest_")) for f in p.files)
+    ]
+    return Item(
+        "Fixes to libzmq's core are a pull request of their own (build/pr-kit/core-fixes/), "
+        "each with a test that fails without it",
+        FAIL if later or untested else PASS,
+        "automatic: the leading patches whose diff names nothing of scif form the core-fix "
+        "pull request; ci/series check --build (and ci/onto-build on master) run their tests "
+        "without the fix, which must fail",
+        [f"core fix: {p.subject}" for p in fixes]
+        + [f"changes src/ outside the transport after the core fixes: {n}" for n in later]
+        + [f"core fix without a test: {n}" for n in untested],
+    )
+
+
 def check_upstream_ci(series: list[Patch], root: Path) -> Item:
     """The job the series adds to libzmq's CI fetches libscif from this
     project's repository at a tag: that tag must be published first."""
@@ -954,6 +982,7 @@ def main() -> int:
         check_docs(series),
         check_public_api(series),
         check_upstream_ci(series, args.root),
+        check_core_fixes(series, fixes),
         check_drift(args.root, args.checkout),
     ]
 

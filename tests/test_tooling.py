@@ -87,6 +87,7 @@ def test_pr_kit_writes_the_patches_letter_and_checklist(build: Path) -> None:
     assert "**PASS** The series applies, patch by patch" in checklist
     assert "**NOT RUN** Each patch builds on its own" in checklist
     assert "**TODO** Upstream CI builds and tests the transport" in checklist
+    assert "**PASS** Fixes to libzmq's core are a pull request of their own" in checklist
     proposal = (kit / "fairmq-proposal.md").read_text()
     assert "`fair::mq::Channel::Validate()`" in proposal
 
