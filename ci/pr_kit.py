@@ -883,7 +883,8 @@ def core_fixes_letter(fixes: list[Patch]) -> str:
         "# Core fixes that the scif:// transport depends on",
         "",
         "Each is a problem of libzmq's core, shown by a test that fails without the fix;",
-        "they come first in the scif:// series and are proposed on their own:",
+        "they come first in the scif:// series and are proposed on their own. These are the",
+        "patches for v4.3.4; for master, the first ones of build/pr-kit/onto/ (ci/pr-kit --onto).",
         "",
     ]
     for i, p in enumerate(fixes, 1):
