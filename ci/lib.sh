@@ -78,7 +78,8 @@ tests_exit_as() {
     shift 2
     for name in "$@"; do
         rc=0
-        (cd "$bin" && timeout 300 "./$name" >"$bin/$name.out" 2>&1) || rc=$?
+        # The shell's own report of a crash ("Aborted") goes with the output.
+        { (cd "$bin" && timeout 300 "./$name") >"$bin/$name.out" 2>&1; } 2>>"$bin/$name.out" || rc=$?
         if { [ "$want" = pass ] && [ $rc != 0 ]; } || { [ "$want" = fail ] && [ $rc = 0 ]; }; then
             say "$name: expected to $want, exit status $rc (output: $bin/$name.out)"
             return 1
