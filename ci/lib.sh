@@ -62,10 +62,11 @@ ci_git() {
 }
 
 # The test programs a patch (file $1) adds or changes, if it is a fix to
-# libzmq's core (nothing in its diff names scif): they must fail without it.
+# libzmq's core: no path it touches and no line it adds names scif (the rule
+# of ci/pr_kit.py's core_fixes). Its tests must fail without it.
 core_fix_tests() {
     # grep reads everything: with -q, pipefail would see sed's SIGPIPE.
-    if sed -n '/^diff --git/,$p' "$1" | grep -i scif >/dev/null; then
+    if sed -n '/^diff --git/,$p' "$1" | grep -E '^(diff --git|\+)' | grep -i scif >/dev/null; then
         return 0
     fi
     grep -E '^\+\+\+ b/(tests|unittests)/[a-z0-9_]+\.cpp$' "$1" | sed -E 's|.*/([a-z0-9_]+)\.cpp$|\1|'

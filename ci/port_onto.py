@@ -473,7 +473,6 @@ def port_docs(work: Path, source: Path, base: str, commit: str, paths: list[str]
             )
             continue
         adoc = Path(path).with_suffix(".adoc").as_posix()
-        upstream = show(work, "HEAD", adoc) is not None or (work / adoc).exists()
         base_text = show(source, base, path)
         if base_text is None:
             # A page of the series: converted whole, as it is at this commit.
@@ -482,13 +481,12 @@ def port_docs(work: Path, source: Path, base: str, commit: str, paths: list[str]
             else:
                 (work / adoc).write_text(convert_page(at_commit))
             notes.append(f"{path} -> {adoc} (converted)")
-        elif upstream:
+        else:
             original = show(work, "ONTO_BASE", adoc)
-            assert original is not None
+            if original is None:
+                raise PortError(f"the target has neither {path} nor {adoc}")
             (work / adoc).write_text(port_page(original, base_text, at_commit or ""))
             notes.append(f"{path} -> {adoc}")
-        else:
-            raise PortError(f"the target has neither {path} nor {adoc}")
     return notes
 
 
