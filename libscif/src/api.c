@@ -55,6 +55,7 @@ pid_t self_pid(void)
 static void fork_child(void)
 {
 	atomic_store_explicit(&own_pid, 0, memory_order_relaxed);
+	stats_fork_child();
 	dma_fork_child();
 	fork_done();
 }

@@ -61,10 +61,14 @@ static void run(struct dma_request *req)
 	struct endpoint *ep = req->ep;
 	int rc = atomic_load(&ep->closing) ? -ECONNRESET : ep_peer_state(ep);
 
-	if (rc == 0 && req->kind == DMA_RMA)
+	if (rc == 0 && req->kind == DMA_RMA) {
+		uint64_t begun = stats_begin();
 		rc = rma_run(ep, &req->rma);
-	else if (rc == 0)
+		stats_end(STAT_DMA, begun,
+			  rc < 0 ? 0 : (long long)req->rma.len);
+	} else if (rc == 0) {
 		fence_signal_run(ep, &req->signal, req->ticket.number);
+	}
 	rma_ticket_done(ep, &req->ticket, rc, true);
 	ep_put(ep);
 	free(req);

@@ -180,6 +180,7 @@ static bool init_flags_valid(int flags)
 
 int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 {
+	uint64_t begun = stats_begin();
 	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
@@ -193,11 +194,13 @@ int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 	else if ((rc = ep_check_connected(ep)) == 0)
 		*mark = mark_now(ep, flags & SCIF_FENCE_INIT_PEER);
 	ep_put(ep);
+	stats_end(STAT_FENCE_MARK, begun, 0);
 	return rc < 0 ? fail(-rc) : 0;
 }
 
 int scif_fence_wait(scif_epd_t epd, int mark)
 {
+	uint64_t begun = stats_begin();
 	struct endpoint *ep = ep_get_live(epd);
 	int rc;
 
@@ -218,6 +221,7 @@ int scif_fence_wait(scif_epd_t epd, int mark)
 		rc = ep_peer_state(ep);
 	}
 	ep_put(ep);
+	stats_end(STAT_FENCE_WAIT, begun, 0);
 	return rc < 0 ? fail(-rc) : 0;
 }
 
@@ -320,6 +324,7 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 	    .rval = rval,
 	};
 	bool peer = flags & SCIF_FENCE_INIT_PEER;
+	uint64_t begun = stats_begin();
 	struct endpoint *ep = ep_get_live(epd);
 	bool queued;
 	int rc;
@@ -343,5 +348,6 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 		rc = write_signals(ep, &args);
 	}
 	ep_put(ep);
+	stats_end(STAT_FENCE_SIGNAL, begun, 0);
 	return rc < 0 ? fail(-rc) : 0;
 }

@@ -57,6 +57,31 @@ static inline int fail(int err)
 /* Milliseconds on the monotonic clock. */
 int64_t now_ms(void);
 
+/* --- stats.c: call statistics (SCIF_EMU_STATS, emulator only) ---------- */
+
+enum stat_call {
+	STAT_SEND,
+	STAT_RECV,
+	STAT_REGISTER,
+	STAT_UNREGISTER,
+	STAT_READFROM,
+	STAT_WRITETO,
+	STAT_VREADFROM,
+	STAT_VWRITETO,
+	STAT_FENCE_MARK,
+	STAT_FENCE_WAIT,
+	STAT_FENCE_SIGNAL,
+	STAT_DMA, /* queued RMAs copied, by whichever thread */
+	STAT_CALLS
+};
+
+/* 0 when statistics are off, else the time the call began. */
+uint64_t stats_begin(void);
+/* Counts call, begun at begun (stats_begin), that moved bytes (if > 0). */
+void stats_end(enum stat_call call, uint64_t begun, long long bytes);
+/* A fork()ed child starts counting from zero, as itself. */
+void stats_fork_child(void);
+
 /* --- nodes.c: emulated machines (domains) and their nodes --------------- */
 
 struct emu_config {

@@ -53,7 +53,7 @@ static int stream_result(struct endpoint *ep, int done, int err)
 	return fail(-err);
 }
 
-int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+static int send_stream(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct endpoint *ep = stream_endpoint(epd, len, flags, SCIF_SEND_BLOCK);
 	bool block = flags & SCIF_SEND_BLOCK;
@@ -81,7 +81,7 @@ int scif_send(scif_epd_t epd, void *msg, int len, int flags)
 	return stream_result(ep, done, err);
 }
 
-int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+static int recv_stream(scif_epd_t epd, void *msg, int len, int flags)
 {
 	struct endpoint *ep = stream_endpoint(epd, len, flags, SCIF_RECV_BLOCK);
 	bool block = flags & SCIF_RECV_BLOCK;
@@ -113,6 +113,24 @@ int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
 	}
 	pthread_mutex_unlock(&ep->recv_lock);
 	return stream_result(ep, done, err);
+}
+
+int scif_send(scif_epd_t epd, void *msg, int len, int flags)
+{
+	uint64_t begun = stats_begin();
+	int rc = send_stream(epd, msg, len, flags);
+
+	stats_end(STAT_SEND, begun, rc);
+	return rc;
+}
+
+int scif_recv(scif_epd_t epd, void *msg, int len, int flags)
+{
+	uint64_t begun = stats_begin();
+	int rc = recv_stream(epd, msg, len, flags);
+
+	stats_end(STAT_RECV, begun, rc);
+	return rc;
 }
 
 /* Fills pfd for one entry; returns false if epd is no endpoint. */

@@ -72,6 +72,7 @@ static bool page_aligned(uint64_t value)
 off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 		    int prot_flags, int map_flags)
 {
+	uint64_t begun = stats_begin();
 	struct endpoint *ep;
 	off_t placed = 0;
 	int rc;
@@ -98,6 +99,7 @@ off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 		pthread_mutex_unlock(&ep->lock);
 	}
 	ep_put(ep);
+	stats_end(STAT_REGISTER, begun, rc < 0 ? 0 : (long long)len);
 	if (rc < 0) {
 		errno = -rc;
 		return SCIF_REGISTER_FAILED;
@@ -107,6 +109,7 @@ off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 
 int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 {
+	uint64_t begun = stats_begin();
 	struct endpoint *ep;
 	int rc;
 
@@ -123,6 +126,7 @@ int scif_unregister(scif_epd_t epd, off_t offset, size_t len)
 		pthread_mutex_unlock(&ep->lock);
 	}
 	ep_put(ep);
+	stats_end(STAT_UNREGISTER, begun, rc < 0 ? 0 : (long long)len);
 	return rc < 0 ? fail(-rc) : 0;
 }
 
@@ -305,6 +309,11 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 	    .len = len,
 	    .roffset = (uint64_t)roffset,
 	};
+	static const enum stat_call calls[2][2] = {
+	    [RMA_READ] = {STAT_READFROM, STAT_VREADFROM},
+	    [RMA_WRITE] = {STAT_WRITETO, STAT_VWRITETO},
+	};
+	uint64_t begun = stats_begin();
 	struct rma_ticket ticket;
 	struct endpoint *ep;
 	int rc;
@@ -329,6 +338,7 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 		rc = dma_submit_rma(ep, &args);
 	}
 	ep_put(ep);
+	stats_end(calls[dir][virt], begun, rc < 0 ? 0 : (long long)len);
 	return rc < 0 ? fail(-rc) : 0;
 }
 
