@@ -5,18 +5,32 @@ PUSH/PULL throughput (local_thr/remote_thr) and REQ/REP latency
 as emulated SCIF node 0 (bind scif://PORT) and the remote side as node 1
 (connect scif://0:PORT), in an emulated machine (SCIF_EMU_DOMAIN) of its own
 for every run; ipc:// and tcp://127.0.0.1 run the same two processes;
-inproc:// runs inproc_thr/inproc_lat in one process. Beside them, memcpy_thr
-(ci/memcpy_thr.c) measures one memcpy per byte the way a one-copy transport
-must copy (a fresh malloc per message, destinations rotating over a region
-the size of the scif:// pool): the limit of any transport that copies, which
-the table shows each transport's bandwidth against. Every point is measured
---repeat times, the repetitions interleaved (round robin over sizes and
-transports, so that a burst of load from elsewhere hits all transports alike),
-and reported as its median with min and max.
+inproc:// runs inproc_thr/inproc_lat in one process. --baseline adds the
+scif:// of another build (an earlier commit), measured the same way.
 
-Writes OUT/bench.csv, OUT/bench.md (the table, also printed on stdout),
+Beside them, three references, throughput only:
+- link (ci/link_thr.c): the SCIF link itself, libscif's own RMA between two
+  nodes, one scif_vwriteto per message into a window rotating over the size
+  of the scif:// pool, with no transport around it. As remote_thr's, each
+  message is a fresh malloc, never written, up to 1000 of them queued, so
+  that most of its pages are new: what the transport's copy also meets.
+  scif:// is compared with it as MPI stacks compare osu_bw with ib_write_bw;
+- link (reused source): the same with messages reused within the size of the
+  pool, as a program writing its messages before it sends them has them;
+- memcpy (ci/memcpy_thr.c): one memcpy per byte from a fresh malloc (never
+  written: the kernel's zero page, always in cache) into a region the size of
+  the pool, which fits in the caches of most machines.
+
+Every point is measured --repeat times, the repetitions interleaved (round
+robin over sizes and transports, so that a burst of load from elsewhere hits
+all transports alike), and reported as its median with min and max. One more
+pair of scif:// throughput runs per size, untimed, counts the SCIF calls each
+side makes (libscif's SCIF_EMU_STATS): the difference between a run of N and
+one of 2N messages, divided by N, is what a message costs in steady state.
+
+Writes OUT/bench.csv, OUT/bench.md (the tables, also printed on stdout),
 OUT/bench.png and OUT/machine.md; progress goes to stderr. The goals of
-issue #5 are printed as information: numbers are reported, never asserted.
+issue #26 are printed as information: numbers are reported, never asserted.
 The exit status is 1 when a run failed (its output is shown) or an output
 could not be written.
 """
@@ -33,6 +47,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import signal
 import statistics
 import subprocess
@@ -46,9 +61,15 @@ from types import FrameType, ModuleType
 
 TRANSPORTS = ("scif", "ipc", "tcp", "inproc")
 SIZES = (64, 1 << 10, 64 << 10, 1 << 20, 16 << 20, 64 << 20)
-# The one-copy reference: measured for throughput only, at every size.
+# References, measured for throughput only, at every size.
 MEMCPY = "memcpy"
-POOL_SIZE = 8 << 20  # ZMQ_SCIF_RMA_WINDOW's default: memcpy_thr's destinations
+LINK = "link"
+LINK_REUSED = "link (reused source)"
+REFERENCES = (LINK, LINK_REUSED, MEMCPY)
+BASELINE = "scif@"  # + the baseline's label
+POOL_SIZE = 8 << 20  # ZMQ_SCIF_RMA_WINDOW's default: the references' destinations
+SNDHWM = 1000  # remote_thr's messages queue up to ZMQ_SNDHWM ...
+LINK_QUEUE_BYTES = 1 << 30  # ... here within 1 GiB
 KINDS = ("thr", "lat")
 
 # Messages per throughput run and round trips per latency run, chosen so that
@@ -197,22 +218,42 @@ class Point:
         return statistics.median(self.runs) if self.runs and self.error is None else None
 
 
+def scif_env(libscif: Path) -> dict[str, str]:
+    """The environment of a run over the libscif in *libscif*, two nodes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SCIF_EMU_")}
+    libpath = [str(libscif), os.environ.get("LD_LIBRARY_PATH", "")]
+    env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libpath if p)
+    env["SCIF_EMU_NODES"] = "2"
+    return env
+
+
+@dataclass
+class Build:
+    """Where a transport's perf tools and libscif are."""
+
+    perf: Path
+    env: dict[str, str]
+
+
 class Runner:
     def __init__(self, args: argparse.Namespace, workdir: Path) -> None:
         self.perf: Path = args.perf
         self.memcpy: Path = args.memcpy
+        self.link: Path = args.link
         self.workdir = workdir
         self.timeout: float = args.timeout
         self.seq = 0
         self.scif_port = 2000  # every run has a domain of its own; still never reused
         self.tcp_ports: set[int] = set()
-        self.wait_listen = {"scif": True, "ipc": True, "tcp": True}
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCIF_EMU_")}
-        libpath = [str(args.libscif), os.environ.get("LD_LIBRARY_PATH", "")]
-        env["LD_LIBRARY_PATH"] = os.pathsep.join(p for p in libpath if p)
-        env["SCIF_EMU_NODES"] = "2"
-        self.env = env
-        self.env_run = env
+        self.wait_listen: dict[str, bool] = {}
+        self.named_domains: list[str] = []
+        self.env = scif_env(args.libscif)
+        self.env_run = self.env
+        self.builds = {"scif": Build(self.perf, self.env)}
+        if args.baseline:
+            self.builds[baseline_name(args)] = Build(
+                args.baseline / "libzmq" / "bin", scif_env(args.baseline / "libscif")
+            )
 
     # --- endpoints ------------------------------------------------------------
 
@@ -228,32 +269,38 @@ class Runner:
                 return port
         raise RunFailed("no free TCP port on 127.0.0.1")
 
-    def endpoints(self, transport: str) -> tuple[str, str, str]:
-        """(bind, connect, what shows up as listening) for a fresh run."""
-        if transport == "scif":
+    def endpoints(self, transport: str) -> tuple[str, str, tuple[str, ...]]:
+        """(bind, connect, the names that show up as listening) for a fresh run."""
+        if transport in self.builds:
             self.scif_port += 1
             port = self.scif_port
             domain = self.env_run["SCIF_EMU_DOMAIN"]
-            return f"scif://{port}", f"scif://0:{port}", f"{domain}/0/{port}"
+            # A socket file in the domain's directory; early libscif used
+            # abstract names instead.
+            return (
+                f"scif://{port}",
+                f"scif://0:{port}",
+                (f"{domain}/0/{port}", f"@scif-emu/{domain}/0/{port}"),
+            )
         if transport == "ipc":
             path = self.workdir / f"{self.seq}.ipc"
-            return f"ipc://{path}", f"ipc://{path}", str(path)
+            return f"ipc://{path}", f"ipc://{path}", (str(path),)
         port = self.free_tcp_port()
-        return f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port}", f"{port:04X}"
+        return f"tcp://127.0.0.1:{port}", f"tcp://127.0.0.1:{port}", (f"{port:04X}",)
 
     @staticmethod
-    def is_listening(transport: str, name: str) -> bool | None:
-        """Whether the local side listens on *name*; None when this cannot be told."""
+    def is_listening(transport: str, names: tuple[str, ...]) -> bool | None:
+        """Whether the local side listens on one of *names*; None when this cannot be told."""
         try:
             if transport == "tcp":
                 for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
                     cols = line.split()
-                    if cols[1].endswith(":" + name) and cols[3] == TCP_LISTEN:
+                    if cols[1].endswith(":" + names[0]) and cols[3] == TCP_LISTEN:
                         return True
                 return False
             for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
                 cols = line.split(None, 7)
-                if len(cols) == 8 and cols[7] == name and int(cols[3], 16) & SO_ACCEPTCON:
+                if len(cols) == 8 and cols[7] in names and int(cols[3], 16) & SO_ACCEPTCON:
                     return True
             return False
         except (OSError, ValueError, IndexError):
@@ -288,51 +335,72 @@ class Runner:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
     def await_listening(
-        self, transport: str, name: str, local: Proc, procs: list[Proc], deadline: float
+        self,
+        transport: str,
+        names: tuple[str, ...],
+        local: Proc,
+        procs: list[Proc],
+        deadline: float,
     ) -> None:
         """Returns once the local side listens, so that the remote side connects
         at once: no reconnect interval (100 ms) in remote_lat's measured time."""
-        if not self.wait_listen[transport]:
+        if not self.wait_listen.setdefault(transport, True):
             return
         give_up = min(deadline, time.monotonic() + 10)
         while time.monotonic() < give_up:
             self.check(procs, deadline)
             if local.popen.poll() is not None:
                 return  # exited without failing: nothing to wait for
-            listening = self.is_listening(transport, name)
+            listening = self.is_listening(transport, names)
             if listening is None:
                 break
             if listening:
                 return
             time.sleep(0.002)
         self.check(procs, deadline)
-        log(f"cannot tell when {transport}:// listens ({name}); not waiting for it any more")
+        log(f"cannot tell when {transport}:// listens ({names[0]}); not waiting for it any more")
         self.wait_listen[transport] = False
+
+    def new_domain(self, env: dict[str, str], named: bool = False) -> dict[str, str]:
+        """*env* in a private emulated machine of its own: a directory in the
+        work directory, or (*named*, as early libscif took only names) a name."""
+        self.seq += 1
+        domain = self.workdir / f"domain-{self.seq}"
+        if named:
+            domain = Path(f"scif-bench-{os.getpid()}-{self.seq}")
+            self.named_domains.append(domain.name)
+        self.env_run = {**env, "SCIF_EMU_DOMAIN": str(domain)}
+        return self.env_run
 
     def measure(self, transport: str, size: int, kind: str, count: int) -> float:
         """One run: the tool's throughput in msg/s or latency in us."""
         if transport == MEMCPY:
             return self.measure_memcpy(size, count)
-        self.seq += 1
-        # A private emulated machine per run, inside the work directory.
-        domain = self.workdir / f"domain-{self.seq}"
-        self.env_run = {**self.env, "SCIF_EMU_DOMAIN": str(domain)}
+        if transport in (LINK, LINK_REUSED):
+            return self.measure_link(size, count, transport == LINK_REUSED)
+        build = self.builds.get(transport, self.builds["scif"])
+        env = self.new_domain(build.env, named=transport != "scif" and transport in self.builds)
+        return self.run_pair(transport, build.perf, env, size, kind, count)
+
+    def run_pair(
+        self, transport: str, perf: Path, env: dict[str, str], size: int, kind: str, count: int
+    ) -> float:
         deadline = time.monotonic() + self.timeout
         procs: list[Proc] = []
         try:
             if transport == "inproc":
-                tool = str(self.perf / f"inproc_{kind}")
-                procs.append(self.start("inproc", [tool, str(size), str(count)], self.env_run))
+                tool = str(perf / f"inproc_{kind}")
+                procs.append(self.start("inproc", [tool, str(size), str(count)], env))
                 self.wait_for(procs[0], procs, deadline)
                 result = procs[0]
             else:
-                bind, connect, name = self.endpoints(transport)
-                local_argv = [str(self.perf / f"local_{kind}"), bind, str(size), str(count)]
-                remote_argv = [str(self.perf / f"remote_{kind}"), connect, str(size), str(count)]
-                local = self.start("local", local_argv, {**self.env_run, "SCIF_EMU_NODE": "0"})
+                bind, connect, names = self.endpoints(transport)
+                local_argv = [str(perf / f"local_{kind}"), bind, str(size), str(count)]
+                remote_argv = [str(perf / f"remote_{kind}"), connect, str(size), str(count)]
+                local = self.start("local", local_argv, {**env, "SCIF_EMU_NODE": "0"})
                 procs.append(local)
-                self.await_listening(transport, name, local, procs, deadline)
-                remote = self.start("remote", remote_argv, {**self.env_run, "SCIF_EMU_NODE": "1"})
+                self.await_listening(transport, names, local, procs, deadline)
+                remote = self.start("remote", remote_argv, {**env, "SCIF_EMU_NODE": "1"})
                 procs.append(remote)
                 self.wait_for(remote, procs, deadline)
                 if kind == "lat" and local.popen.poll() is None:
@@ -361,15 +429,45 @@ class Runner:
         """memcpy_thr's msg/s (it times every one of its *count* copies)."""
         self.seq += 1
         argv = [str(self.memcpy), str(size), str(count), str(POOL_SIZE)]
-        procs = [self.start(MEMCPY, argv, self.env)]
+        return self.run_reference(MEMCPY, argv, self.env, size)
+
+    def measure_link(self, size: int, count: int, reused: bool) -> float:
+        """link_thr's msg/s: fresh sources queued as remote_thr's, or reused
+        within the pool's size."""
+        queue = max(1, POOL_SIZE // size) if reused else link_queue(size, count)
+        argv = [str(self.link), str(size), str(count), str(POOL_SIZE), str(queue)]
+        return self.run_reference(LINK, argv, self.new_domain(self.env), size)
+
+    def run_reference(self, name: str, argv: list[str], env: dict[str, str], size: int) -> float:
+        procs = [self.start(name, argv, env)]
         try:
             self.wait_for(procs[0], procs, time.monotonic() + self.timeout)
             found = THR_RE.search(procs[0].out.read_text(errors="replace"))
             if not found:
-                raise RunFailed(self.describe("no result in memcpy_thr's output", procs))
+                raise RunFailed(self.describe(f"no result in {name}'s output", procs))
             return float(found.group(1)) * 1e6 / 8 / size
         finally:
             self.finish(procs)
+
+    def count_calls(self, size: int, count: int) -> dict[str, dict[str, float]]:
+        """SCIF calls per message of each side ("sender", "receiver") of a
+        scif:// throughput run in steady state: a run of *count* messages and
+        one of twice as many, counted by SCIF_EMU_STATS, their difference
+        divided by *count*, so that what a connection costs once drops out."""
+        totals = []
+        for n in (count, 2 * count):
+            stats = self.workdir / f"stats-{self.seq + 1}"
+            env = {**self.new_domain(self.env), "SCIF_EMU_STATS": str(stats)}
+            self.run_pair("scif", self.perf, env, size, "thr", n)
+            totals.append(read_stats(stats))
+        per_message: dict[str, dict[str, float]] = {}
+        for side in ("sender", "receiver"):
+            calls = set(totals[0].get(side, {})) | set(totals[1].get(side, {}))
+            per_message[side] = {
+                c: (totals[1].get(side, {}).get(c, 0) - totals[0].get(side, {}).get(c, 0)) / count
+                for c in calls
+            }
+        return per_message
 
     def check(self, procs: list[Proc], deadline: float) -> None:
         """Fails the run as soon as one of its processes failed, or at the deadline."""
@@ -392,6 +490,38 @@ class Runner:
     def describe(self, what: str, procs: list[Proc]) -> str:
         domain = self.env_run.get("SCIF_EMU_DOMAIN", "")
         return "\n".join([f"{what} (SCIF_EMU_DOMAIN={domain})", *(p.report() for p in procs)])
+
+    def remove_named_domains(self) -> None:
+        """The directories of named domains (/tmp/scif-emu-<euid>/<name>)."""
+        base = Path(f"/tmp/scif-emu-{os.geteuid()}")
+        for name in self.named_domains:
+            shutil.rmtree(base / name, ignore_errors=True)
+
+
+# libscif's SCIF_EMU_STATS lines: "scif-emu-stats pid=P node=N call=NAME count=C ..."
+STATS_RE = re.compile(r"^scif-emu-stats pid=\d+ node=(\d+) call=(\w+) count=(\d+)", re.M)
+# The sides of a perf tool run: local_thr (node 0) receives, remote_thr (node 1) sends.
+SIDES = {"0": "receiver", "1": "sender"}
+
+
+def read_stats(path: Path) -> dict[str, dict[str, int]]:
+    """Calls per side, from a SCIF_EMU_STATS file (empty if none was written)."""
+    calls: dict[str, dict[str, int]] = {}
+    text = path.read_text() if path.exists() else ""
+    for node, call, count in STATS_RE.findall(text):
+        side = calls.setdefault(SIDES.get(node, node), {})
+        side[call] = side.get(call, 0) + int(count)
+    return calls
+
+
+def link_queue(size: int, count: int) -> int:
+    """How many of link_thr's messages are queued at once: as many as
+    remote_thr queues (ZMQ_SNDHWM), within LINK_QUEUE_BYTES."""
+    return max(1, min(count, SNDHWM, LINK_QUEUE_BYTES // size))
+
+
+def baseline_name(args: argparse.Namespace) -> str:
+    return BASELINE + args.baseline_label
 
 
 # --- results -----------------------------------------------------------------------
@@ -424,31 +554,43 @@ def ratio(a: float | None, b: float | None) -> str:
     return f"{r:.2f}x" if r >= 0.1 else f"{r:.2g}x"
 
 
+def measured(args: argparse.Namespace) -> list[str]:
+    """The transports measured with the perf tools, the baseline's last."""
+    return [*args.transports, *([baseline_name(args)] if args.baseline else [])]
+
+
+def row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
 def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -> str:
     bases = [b for b in ("ipc", "tcp") if b in args.transports]
     head = ["transport", "size", "msg/s", "MB/s", "latency (us)"]
     head += [f"msg/s vs {b}" for b in bases] + [f"latency vs {b}" for b in bases]
-    head.append("MB/s vs memcpy")
-    lines = [
-        "| " + " | ".join(head) + " |",
-        "|---|---:|" + "---:|" * (len(head) - 2),
-    ]
+    head += ["MB/s vs link", "MB/s vs memcpy"]
+    lines = [row(head), "|---|---:|" + "---:|" * (len(head) - 2)]
     for size in args.sizes:
+        link = value(points, LINK, size, "MB_per_s")
         limit = value(points, MEMCPY, size, "MB_per_s")
-        for t in args.transports:
+        for t in measured(args):
             thr = value(points, t, size, "msg_per_s")
             lat = value(points, t, size, "latency_us")
             mb = value(points, t, size, "MB_per_s")
-            row = [t, human(size), fmt(thr), fmt(mb), fmt(lat)]
+            cells = [t, human(size), fmt(thr), fmt(mb), fmt(lat)]
             for metric, cur in (("msg_per_s", thr), ("latency_us", lat)):
                 for b in bases:
-                    row.append("-" if t == b else ratio(cur, value(points, b, size, metric)))
-            # inproc:// passes pointers: no copy to compare with.
-            row.append("-" if t == "inproc" else ratio(mb, limit))
-            lines.append("| " + " | ".join(row) + " |")
-        memcpy_row = [MEMCPY, human(size), fmt(value(points, MEMCPY, size, "msg_per_s"))]
-        memcpy_row += [fmt(limit)] + ["-"] * (len(head) - 4)
-        lines.append("| " + " | ".join(memcpy_row) + " |")
+                    cells.append("-" if t == b else ratio(cur, value(points, b, size, metric)))
+            # The link is SCIF's; inproc:// passes pointers, with no copy to
+            # compare with.
+            cells.append(ratio(mb, link) if t.startswith("scif") else "-")
+            cells.append("-" if t == "inproc" else ratio(mb, limit))
+            lines.append(row(cells))
+        for ref in REFERENCES:
+            mb = value(points, ref, size, "MB_per_s")
+            cells = [ref, human(size), fmt(value(points, ref, size, "msg_per_s")), fmt(mb)]
+            cells += ["-"] * (len(head) - 6)
+            cells += [ratio(mb, link) if ref != MEMCPY else "-", "-"]
+            lines.append(row(cells))
     ratios = " (or ".join(f"{b}'s" for b in bases) + (")" if len(bases) > 1 else "")
     note = (
         f"Medians of {runs(args.repeat)} (min and max in bench.csv). MB = 10^6 bytes; "
@@ -460,44 +602,87 @@ def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -
             "(throughput: higher is better; latency: lower is better)."
         )
     note += (
-        " memcpy: one copy per byte as a one-copy transport must make it (ci/memcpy_thr.c: "
-        f"a fresh malloc per message, destinations rotating over {human(POOL_SIZE)}), "
-        "the most any transport that copies can move; MB/s vs memcpy is the row's "
-        "bandwidth divided by it."
+        " link: libscif's own RMA between the two nodes, one scif_vwriteto per message "
+        f"into a window rotating over {human(POOL_SIZE)} (ci/link_thr.c), each message a "
+        "fresh malloc never written and queued as remote_thr's are (up to 1000, within "
+        "1 GiB), so that most of its pages are new, as remote_thr's are; MB/s vs link is "
+        "a scif:// row's bandwidth divided by it. link (reused source): the same with "
+        f"messages reused within {human(POOL_SIZE)}, as a program writing its messages "
+        "before it sends them has them. memcpy: one memcpy per byte (ci/memcpy_thr.c) "
+        "from a fresh malloc never written (the kernel's zero page, always in cache) "
+        f"into a region of {human(POOL_SIZE)}, from cache wherever the machine's caches "
+        "hold that much; MB/s vs memcpy is the row's bandwidth divided by it."
     )
     return "\n".join(lines) + "\n\n" + note + "\n"
 
 
-def goals(points: dict[tuple[str, int, str], Point]) -> list[str]:
-    def check(text: str, size: int, metric: str, want: float, higher: bool) -> str:
-        scif, ipc = value(points, "scif", size, metric), value(points, "ipc", size, metric)
-        if scif is None or ipc is None or not ipc:
-            return f"goal: {text}: not measured (needs scif and ipc at {human(size)})"
-        r = scif / ipc
+# Steady-state SCIF calls per message, by side, as count_calls gives them.
+Calls = dict[int, dict[str, dict[str, float]]]
+RMA_CALLS = ("vwriteto", "vreadfrom", "writeto", "readfrom")
+
+
+def calls_table(calls: Calls) -> str:
+    head = ["size", "side", "register", "unregister", "RMA", "fence wait", "send", "recv"]
+    lines = [row(head), "|---:|---|" + "---:|" * (len(head) - 2)]
+    for size, sides in sorted(calls.items()):
+        for side in ("sender", "receiver"):
+            c = sides.get(side, {})
+            rma = sum(c.get(k, 0.0) for k in RMA_CALLS)
+            counts = [c.get("register", 0.0), c.get("unregister", 0.0), rma]
+            counts += [c.get("fence_wait", 0.0), c.get("send", 0.0), c.get("recv", 0.0)]
+            lines.append(row([human(size), side, *(f"{x:.3f}" for x in counts)]))
+    note = (
+        "SCIF calls per scif:// message in steady state, each side (libscif's "
+        "SCIF_EMU_STATS, untimed runs): the calls of a local_thr/remote_thr run of 2N "
+        "messages less those of one of N, divided by N, so that what a connection costs "
+        "once (registering its pool) drops out. RMA: scif_vwriteto, scif_vreadfrom, "
+        "scif_writeto and scif_readfrom; send, recv: the connection's byte stream."
+    )
+    return "\n".join(lines) + "\n\n" + note + "\n"
+
+
+def goals(
+    points: dict[tuple[str, int, str], Point], args: argparse.Namespace, calls: Calls
+) -> list[str]:
+    def verdict(text: str, r: float | None, want: float, higher: bool, needs: str) -> str:
+        if r is None:
+            return f"goal: {text}: not measured (needs {needs})"
         met = r >= want if higher else r <= want
         return f"goal: {text}: {'met' if met else 'not met'} (measured {r:.2f}x)"
 
-    def of_memcpy(size: int) -> str:
-        text = f"{human(size)} scif:// bandwidth >= 0.8x memcpy"
-        scif = value(points, "scif", size, "MB_per_s")
-        limit = value(points, MEMCPY, size, "MB_per_s")
-        if scif is None or not limit:
-            return f"goal: {text}: not measured (needs scif and memcpy at {human(size)})"
-        r = scif / limit
-        return f"goal: {text}: {'met' if r >= 0.8 else 'not met'} (measured {r:.2f}x)"
+    def of(t: str, base: str, size: int, metric: str, want: float, higher: bool) -> str:
+        cur, ref = value(points, t, size, metric), value(points, base, size, metric)
+        what = {"MB_per_s": "throughput", "msg_per_s": "msg/s", "latency_us": "latency"}
+        sign = ">=" if higher else "<="
+        text = f"{human(size)} {t}:// {what[metric]} {sign} {want:.1f}x {base}"
+        r = cur / ref if cur is not None and ref else None
+        return verdict(text, r, want, higher, f"{t} and {base} at {human(size)}")
 
-    large = (64 << 10, 1 << 20, 16 << 20, 64 << 20)
-    return (
-        [
-            check(f"{human(s)} scif:// throughput >= 2.0x ipc://", s, "MB_per_s", 2.0, True)
-            for s in large
-        ]
-        + [of_memcpy(s) for s in large]
-        + [
-            check("64 B scif:// msg/s >= 1.0x ipc://", 64, "msg_per_s", 1.0, True),
-            check("64 B scif:// latency <= 1.0x ipc://", 64, "latency_us", 1.0, False),
-        ]
-    )
+    large = [s for s in (64 << 10, 1 << 20, 16 << 20, 64 << 20)]
+    lines = [of("scif", LINK, s, "MB_per_s", 0.8, True) for s in large]
+    lines += [of("scif", "ipc", s, "MB_per_s", 2.0, True) for s in large]
+    if args.baseline:
+        lines += [of("scif", baseline_name(args), s, "msg_per_s", 1.0, True) for s in args.sizes]
+    lines += [
+        of("scif", "ipc", 64, "msg_per_s", 1.0, True),
+        of("scif", "ipc", 64, "latency_us", 1.0, False),
+    ]
+    for size in large:
+        sides = calls.get(size)
+        if not sides:
+            lines.append(f"goal: {human(size)} SCIF calls per message: not counted")
+            continue
+        register = max(
+            sides[side].get("register", 0.0) + sides[side].get("unregister", 0.0) for side in sides
+        )
+        rma = max(sum(sides[side].get(k, 0.0) for k in RMA_CALLS) for side in sides)
+        met = register < 0.01 and rma <= 1.01
+        lines.append(
+            f"goal: {human(size)} no registration and <= 1 RMA per message in steady state: "
+            f"{'met' if met else 'not met'} (measured {register:.3f} register/unregister, "
+            f"{rma:.2f} RMA per message)"
+        )
+    return lines
 
 
 def write_csv(
@@ -507,7 +692,7 @@ def write_csv(
         w = csv.writer(f)
         w.writerow(["transport", "size", "metric", "median", "min", "max", "runs", "count"])
         for size in args.sizes:
-            for t in [*args.transports, MEMCPY]:
+            for t in [*measured(args), *REFERENCES]:
                 for kind, metric in METRICS:
                     p = points.get((t, size, kind))
                     if p is None or p.median() is None:
@@ -539,7 +724,7 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
     # the scale, so that scif, ipc and tcp stay readable.
     fig, (thr_ax, lat_ax, ratio_ax) = plt.subplots(1, 3, figsize=(16, 4.4))
     on_scale: dict[object, list[float]] = {thr_ax: [], lat_ax: []}
-    for t in args.transports:
+    for t in measured(args):
         reference = t == "inproc"
         for ax, kind, scale in ((thr_ax, "thr", True), (lat_ax, "lat", False)):
             xs, ys, lo, hi = [], [], [], []
@@ -560,17 +745,18 @@ def plot(points: dict[tuple[str, int, str], Point], args: argparse.Namespace, pa
             else:
                 ax.errorbar(xs, ys, yerr=[lo, hi], marker="o", capsize=3, label=f"{t}://")
                 on_scale[ax] += ys
-    # The one-copy limit, on the scale of the transports that copy.
-    limit = [(s, value(points, MEMCPY, s, "MB_per_s")) for s in args.sizes]
-    limit_xs = [s for s, v in limit if v is not None]
-    limit_ys = [v for _s, v in limit if v is not None]
-    if limit_xs:
-        thr_ax.plot(limit_xs, limit_ys, linestyle=":", color="black", label="memcpy (limit)")
-        on_scale[thr_ax] += limit_ys
+    # The link and a memcpy, on the scale of the transports that copy.
+    for ref, style in ((LINK, "-."), (MEMCPY, ":")):
+        limit = [(s, value(points, ref, s, "MB_per_s")) for s in args.sizes]
+        limit_xs = [s for s, v in limit if v is not None]
+        limit_ys = [v for _s, v in limit if v is not None]
+        if limit_xs:
+            thr_ax.plot(limit_xs, limit_ys, linestyle=style, color="black", label=ref)
+            on_scale[thr_ax] += limit_ys
     for ax, values in on_scale.items():
         if values:
             ax.set_ylim(min(values) / 2, max(values) * 2)
-    for t in args.transports:
+    for t in measured(args):
         if t in ("ipc", "inproc"):
             continue
         xs, ys = [], []
@@ -707,11 +893,18 @@ def machine(args: argparse.Namespace, info: dict[str, str]) -> str:
     return "\n".join(table) + "\n\n" + method + "\n"
 
 
+def counted_sizes(args: argparse.Namespace) -> list[int]:
+    """The sizes whose scif:// messages go by RMA (ZMQ_SCIF_RMA_THRESHOLD's
+    default), whose SCIF calls are counted."""
+    return [s for s in args.sizes if s >= 8192]
+
+
 def schedule(args: argparse.Namespace) -> Iterator[tuple[int, int, str, str]]:
     for rep in range(args.repeat):
         for size in args.sizes:
-            yield rep, size, MEMCPY, "thr"
-            for t in args.transports:
+            for ref in REFERENCES:
+                yield rep, size, ref, "thr"
+            for t in measured(args):
                 for kind in KINDS:
                     yield rep, size, t, kind
 
@@ -761,6 +954,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--memcpy", type=Path, required=True, help="memcpy_thr, built from ci/memcpy_thr.c"
     )
+    ap.add_argument("--link", type=Path, required=True, help="link_thr, built from ci/link_thr.c")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="DIR",
+        help="the build tree (libzmq/bin, libscif) of another scif:// to measure beside",
+    )
+    ap.add_argument(
+        "--baseline-label", default="baseline", metavar="NAME", help="its name in the tables"
+    )
+    ap.add_argument(
+        "--no-counts", action="store_true", help="skip counting the SCIF calls per message"
+    )
     ap.add_argument("--cmake-dir", type=Path, help="the build tree, for machine.md")
     ap.add_argument("--checkout", type=Path, help="libzmq checkout, for machine.md")
     ap.add_argument("--patches", type=Path, help="the series' directory, for machine.md")
@@ -777,8 +983,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     missing = [t for t in tools if not os.access(args.perf / t, os.X_OK)]
     if missing:
         ap.error(f"missing in {args.perf}: {' '.join(missing)} (build first: ci/build)")
-    if not os.access(args.memcpy, os.X_OK):
-        ap.error(f"{args.memcpy} is not an executable (ci/bench builds it)")
+    for tool in (args.memcpy, args.link):
+        if not os.access(tool, os.X_OK):
+            ap.error(f"{tool} is not an executable (ci/bench builds it)")
+    if args.baseline and not os.access(args.baseline / "libzmq" / "bin" / "local_thr", os.X_OK):
+        ap.error(f"{args.baseline} has no libzmq/bin/local_thr: not a build tree (ci/build)")
     return args
 
 
@@ -792,20 +1001,32 @@ def main() -> int:
     points = {
         (t, s, k): Point(t, s, k, counts(s, args.quick)[k])
         for s in args.sizes
-        for t in args.transports
+        for t in measured(args)
         for k in KINDS
     }
     for s in args.sizes:
         points[(MEMCPY, s, "thr")] = Point(MEMCPY, s, "thr", memcpy_count(s))
+        for ref in (LINK, LINK_REUSED):
+            points[(ref, s, "thr")] = Point(ref, s, "thr", counts(s, args.quick)["thr"])
     total = len(points) * args.repeat
+    counted = [] if args.no_counts or "scif" not in args.transports else counted_sizes(args)
     log(
-        f"{len(args.sizes)} sizes x ({len(args.transports)} transports x 2 tools + memcpy) x "
-        f"{args.repeat} runs = {total} runs{' (quick)' if args.quick else ''}"
+        f"{len(args.sizes)} sizes x ({len(measured(args))} transports x 2 tools + "
+        f"{len(REFERENCES)} references) x {args.repeat} runs = {total} runs"
+        f"{' (quick)' if args.quick else ''}, and {2 * len(counted)} counting SCIF calls"
     )
     done = 0
+    calls: Calls = {}
     try:
         with tempfile.TemporaryDirectory(prefix="scif-bench-") as workdir:
             runner = Runner(args, Path(workdir))
+            for size in counted:
+                try:
+                    calls[size] = runner.count_calls(size, counts(size, args.quick)["thr"] // 2)
+                except RunFailed as exc:
+                    log(f"counting SCIF calls at {human(size)}: FAILED\n{exc}")
+                    continue
+                log(f"SCIF calls counted at {human(size)}")
             for n, (rep, size, t, kind) in enumerate(schedule(args), 1):
                 p = points[(t, size, kind)]
                 what = f"{n}/{total} run {rep + 1}: {t} {human(size)} {kind} x{p.count:,}"
@@ -822,6 +1043,7 @@ def main() -> int:
                 p.runs.append(v)
                 shown = f"{v * size / 1e6:,.1f} MB/s" if kind == "thr" else f"{v:,.2f} us"
                 log(f"{what}: {shown} ({time.monotonic() - t0:.2f} s)")
+            runner.remove_named_domains()
     except Interrupted as exc:
         log(f"interrupted ({exc}); nothing written")
         return 130
@@ -829,7 +1051,7 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
 
     failed = [p for p in points.values() if p.error is not None]
-    status = 1 if failed else 0
+    status = 1 if failed or len(calls) < len(counted) else 0
     maxrss_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     info = {
         "date": date,
@@ -839,7 +1061,9 @@ def main() -> int:
         "wall": f"{time.monotonic() - start:.0f} s for {done} runs",
     }
     md = table(points, args)
-    summary = goals(points)
+    if calls:
+        md += "\n" + calls_table(calls)
+    summary = goals(points, args, calls)
     args.out.mkdir(parents=True, exist_ok=True)
     write_csv(points, args, args.out / "bench.csv")
     (args.out / "bench.md").write_text(
