@@ -189,8 +189,8 @@ def test_multipart_zero_byte_and_64_mib(ctx: zmq.Context) -> None:
 
 def test_sizes_across_the_rma_threshold_keep_order(ctx: zmq.Context) -> None:
     # From 8 KiB the engine writes messages into the peer's pool by RMA,
-    # below through the stream; up to 8 MiB fit the default pool, larger
-    # ones go by rendezvous.
+    # below through the stream; those larger than 4 MiB, half the default
+    # pool, in parts.
     sizes = [8191, 8192, 8193, 100, 1 << 20, 0, 7 << 20, 9 << 20, 65536]
     sock = receiving(ctx.socket(zmq.PULL))
     endpoint, _ = bind_ephemeral(sock)
@@ -228,7 +228,7 @@ def test_rma_options_from_python(ctx: zmq.Context) -> None:
         with pytest.raises(zmq.ZMQError) as refused:
             sock.setsockopt(option, -1)
         assert refused.value.errno == zmq.EINVAL
-    # A 256 KiB pool: 1 MiB goes by rendezvous, 100 KiB through the pool.
+    # A 256 KiB pool: 1 MiB goes in eight parts, 100 KiB in one.
     sock.setsockopt(scif_zmq.SCIF_RMA_WINDOW, 256 << 10)
     sock.setsockopt(scif_zmq.SCIF_RMA_THRESHOLD, 16 << 10)
     endpoint, _ = bind_ephemeral(sock)
