@@ -68,6 +68,7 @@ LINK_REUSED = "link (reused source)"
 REFERENCES = (LINK, LINK_REUSED, MEMCPY)
 BASELINE = "scif@"  # + the baseline's label
 POOL_SIZE = 8 << 20  # ZMQ_SCIF_RMA_WINDOW's default: the references' destinations
+RMA_THRESHOLD = 8192  # ZMQ_SCIF_RMA_THRESHOLD's default: from it on, scif:// uses RMA
 SNDHWM = 1000  # remote_thr's messages queue up to ZMQ_SNDHWM ...
 LINK_QUEUE_BYTES = 1 << 30  # ... here within 1 GiB
 KINDS = ("thr", "lat")
@@ -580,12 +581,12 @@ def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -
             for metric, cur in (("msg_per_s", thr), ("latency_us", lat)):
                 for b in bases:
                     cells.append("-" if t == b else ratio(cur, value(points, b, size, metric)))
-            # The link is SCIF's; inproc:// passes pointers, with no copy to
-            # compare with.
-            cells.append(ratio(mb, link) if t.startswith("scif") else "-")
+            # The link is SCIF's RMA; inproc:// passes pointers, with no copy
+            # to compare with.
+            cells.append(ratio(mb, link) if t.startswith("scif") and link else "-")
             cells.append("-" if t == "inproc" else ratio(mb, limit))
             lines.append(row(cells))
-        for ref in REFERENCES:
+        for ref in references(size):
             mb = value(points, ref, size, "MB_per_s")
             cells = [ref, human(size), fmt(value(points, ref, size, "msg_per_s")), fmt(mb)]
             cells += ["-"] * (len(head) - 6)
@@ -602,7 +603,8 @@ def table(points: dict[tuple[str, int, str], Point], args: argparse.Namespace) -
             "(throughput: higher is better; latency: lower is better)."
         )
     note += (
-        " link: libscif's own RMA between the two nodes, one scif_vwriteto per message "
+        " link (from 8 KiB, where scif:// uses RMA): libscif's own RMA between the two nodes, "
+        "one scif_vwriteto per message "
         f"into a window rotating over {human(POOL_SIZE)} (ci/link_thr.c), each message a "
         "fresh malloc never written and queued as remote_thr's are (up to 1000, within "
         "1 GiB), so that most of its pages are new, as remote_thr's are; MB/s vs link is "
@@ -894,15 +896,19 @@ def machine(args: argparse.Namespace, info: dict[str, str]) -> str:
 
 
 def counted_sizes(args: argparse.Namespace) -> list[int]:
-    """The sizes whose scif:// messages go by RMA (ZMQ_SCIF_RMA_THRESHOLD's
-    default), whose SCIF calls are counted."""
-    return [s for s in args.sizes if s >= 8192]
+    """The sizes whose scif:// messages go by RMA, whose SCIF calls are counted."""
+    return [s for s in args.sizes if s >= RMA_THRESHOLD]
+
+
+def references(size: int) -> tuple[str, ...]:
+    """The references measured at *size*: the link only where scif:// uses it."""
+    return REFERENCES if size >= RMA_THRESHOLD else (MEMCPY,)
 
 
 def schedule(args: argparse.Namespace) -> Iterator[tuple[int, int, str, str]]:
     for rep in range(args.repeat):
         for size in args.sizes:
-            for ref in REFERENCES:
+            for ref in references(size):
                 yield rep, size, ref, "thr"
             for t in measured(args):
                 for kind in KINDS:
@@ -1006,13 +1012,13 @@ def main() -> int:
     }
     for s in args.sizes:
         points[(MEMCPY, s, "thr")] = Point(MEMCPY, s, "thr", memcpy_count(s))
-        for ref in (LINK, LINK_REUSED):
+        for ref in references(s)[:-1]:
             points[(ref, s, "thr")] = Point(ref, s, "thr", counts(s, args.quick)["thr"])
     total = len(points) * args.repeat
     counted = [] if args.no_counts or "scif" not in args.transports else counted_sizes(args)
     log(
         f"{len(args.sizes)} sizes x ({len(measured(args))} transports x 2 tools + "
-        f"{len(REFERENCES)} references) x {args.repeat} runs = {total} runs"
+        f"references) x {args.repeat} runs = {total} runs"
         f"{' (quick)' if args.quick else ''}, and {2 * len(counted)} counting SCIF calls"
     )
     done = 0
