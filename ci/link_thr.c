@@ -32,27 +32,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "scif.h"
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int parse(const char *text, size_t *value)
-{
-	char *end;
-	unsigned long long v = strtoull(text, &end, 10);
-	if (*text == '\0' || *end != '\0' || v == 0 || v > SIZE_MAX / 2)
-		return -1;
-	*value = (size_t)v;
-	return 0;
-}
+#include "thr_tool.h"
 
 static void die(const char *what)
 {
@@ -78,35 +61,28 @@ static off_t register_region(scif_epd_t epd, size_t len, int prot)
 static void run_rmas(scif_epd_t epd, int read, size_t size, size_t count,
 		     size_t region, size_t queued, off_t window)
 {
-	unsigned char **queue = calloc(queued, sizeof *queue);
-	if (!queue)
+	struct messages messages;
+	if (messages_init(&messages, queued) < 0)
 		die("queue");
 	size_t offset = 0;
 	const double start = now();
 	for (size_t i = 0; i < count; i++) {
-		unsigned char **slot = &queue[i % queued];
-		free(*slot);
-		if (!(*slot = malloc(size)))
+		unsigned char *message = message_next(&messages, size);
+		if (!message)
 			die("message");
 		if (offset + size > region)
 			offset = 0;
 		int rc =
-		    read ? scif_vreadfrom(epd, *slot, size,
+		    read ? scif_vreadfrom(epd, message, size,
 					  window + (off_t)offset, SCIF_RMA_SYNC)
-			 : scif_vwriteto(epd, *slot, size,
+			 : scif_vwriteto(epd, message, size,
 					 window + (off_t)offset, SCIF_RMA_SYNC);
 		if (rc == -1)
 			die(read ? "scif_vreadfrom" : "scif_vwriteto");
 		offset += size;
 	}
-	const double elapsed = now() - start;
-	for (size_t i = 0; i < queued; i++)
-		free(queue[i]);
-	free(queue);
-	printf("mean throughput: %.0f [msg/s]\n", (double)count / elapsed);
-	printf("mean throughput: %.3f [Mb/s]\n",
-	       (double)count * (double)size * 8 / 1e6 / elapsed);
-	fflush(stdout);
+	print_throughput(count, size, now() - start);
+	messages_free(&messages);
 }
 
 /* Tells the other side where the window is, or waits to hear it. */
