@@ -490,15 +490,14 @@ int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self);
 /*
  * scif_get_fd() - the file descriptor behind epd, for poll/select/epoll.
  *
- * It is epd itself. Readable: data to receive, a queued connection request
- * (listening endpoint), or end of stream. Writable: scif_send() can send at
- * least one byte, or a non-blocking connect finished. POLLHUP: the peer is
- * gone. Setting O_NONBLOCK on it only changes scif_connect() behaviour.
+ * It is epd itself; there are no errors. Readable: data to receive, a
+ * queued connection request (listening endpoint), or end of stream.
+ * Writable: scif_send() can send at least one byte, or a non-blocking
+ * connect finished. POLLHUP: the peer is gone. Setting O_NONBLOCK on it
+ * only changes scif_connect() behaviour. A real function, as in MPSS's
+ * libscif.so.0 (some of MPSS's headers inline it; both work).
  */
-static inline int scif_get_fd(scif_epd_t epd)
-{
-	return (int)epd;
-}
+int scif_get_fd(scif_epd_t epd);
 
 /*
  * scif_poll() - wait for events on several endpoints, like poll(2).

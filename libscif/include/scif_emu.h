@@ -18,7 +18,7 @@ extern "C" {
 #endif
 
 /* Version of this emulation library, "MAJOR.MINOR.PATCH". */
-#define SCIF_EMU_VERSION "0.5.0"
+#define SCIF_EMU_VERSION "0.6.0"
 
 /* Largest value accepted in SCIF_EMU_NODES. */
 #define SCIF_EMU_MAX_NODES 256

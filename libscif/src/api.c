@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
  * Endpoint life cycle: scif_open, scif_close, scif_bind, scif_listen,
- * scif_connect, scif_accept. Ports are in ports.c, the connection set-up
- * in handshake.c, the endpoint table in endpoints.c.
+ * scif_connect, scif_accept, scif_get_fd. Ports are in ports.c, the
+ * connection set-up in handshake.c, the endpoint table in endpoints.c.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -339,6 +339,12 @@ int scif_accept(scif_epd_t epd, struct scif_portID *peer, scif_epd_t *newepd,
 	}
 	ep_put(ep);
 	return rc < 0 ? fail(-rc) : 0;
+}
+
+/* The descriptor is the endpoint (as in MPSS); it cannot fail. */
+int scif_get_fd(scif_epd_t epd)
+{
+	return (int)epd;
 }
 
 /* --- fault injection ------------------------------------------------------ */
