@@ -87,6 +87,14 @@ int scif_emu_node_environment(uint16_t node, char *buf, size_t size);
  */
 int scif_emu_private_domain(void);
 
+/*
+ * Checks the SCIF_EMU_* environment as scif_open() and scif_get_nodeIDs()
+ * read it. Returns 0 if it is well-formed; otherwise -1 with EINVAL, and
+ * (when problem is not NULL) a one-line message naming the variable, its
+ * value and what it accepts, truncated to size bytes.
+ */
+int scif_emu_check_environment(char *problem, size_t size);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -83,21 +83,63 @@ static int domain_directory(const char *env, char *out, size_t size)
 	return n > 0 && (size_t)n < size ? 0 : -EINVAL;
 }
 
-int emu_config_load(struct emu_config *cfg)
+/*
+ * Reads the SCIF_EMU_* environment into cfg; on -EINVAL, says in problem
+ * (when not NULL) which variable is wrong and what it accepts.
+ */
+static int emu_config_explain(struct emu_config *cfg, char *problem,
+			      size_t size)
 {
 	const char *nodes_env = getenv("SCIF_EMU_NODES");
 	const char *node_env = getenv("SCIF_EMU_NODE");
+	const char *domain_env = getenv("SCIF_EMU_DOMAIN");
 	long nodes = 2, node = 0;
 
 	if (nodes_env &&
-	    parse_number(nodes_env, 1, SCIF_EMU_MAX_NODES, &nodes) < 0)
+	    parse_number(nodes_env, 1, SCIF_EMU_MAX_NODES, &nodes) < 0) {
+		if (problem)
+			snprintf(problem, size,
+				 "SCIF_EMU_NODES=%s: expected a number of "
+				 "nodes from 1 to %d",
+				 nodes_env, SCIF_EMU_MAX_NODES);
 		return -EINVAL;
-	if (node_env && parse_number(node_env, 0, nodes - 1, &node) < 0)
+	}
+	if (node_env && parse_number(node_env, 0, nodes - 1, &node) < 0) {
+		if (problem)
+			snprintf(problem, size,
+				 "SCIF_EMU_NODE=%s: expected a node id from 0 "
+				 "to %ld (SCIF_EMU_NODES=%ld)",
+				 node_env, nodes - 1, nodes);
 		return -EINVAL;
+	}
 	cfg->node = (uint16_t)node;
 	cfg->nodes = (uint16_t)nodes;
-	return domain_directory(getenv("SCIF_EMU_DOMAIN"), cfg->domain,
-				sizeof(cfg->domain));
+	if (domain_directory(domain_env, cfg->domain, sizeof(cfg->domain)) <
+	    0) {
+		if (problem)
+			snprintf(problem, size,
+				 "SCIF_EMU_DOMAIN=%s: expected a name of 1 to "
+				 "%d characters without '/' (not . or ..), or "
+				 "an absolute directory of at most %d "
+				 "characters",
+				 domain_env, DOMAIN_NAME_MAX, DOMAIN_PATH_MAX);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int emu_config_load(struct emu_config *cfg)
+{
+	return emu_config_explain(cfg, NULL, 0);
+}
+
+int scif_emu_check_environment(char *problem, size_t size)
+{
+	struct emu_config cfg;
+
+	if (problem && size)
+		problem[0] = '\0';
+	return emu_config_explain(&cfg, problem, size) < 0 ? fail(EINVAL) : 0;
 }
 
 /* --- domain directories -------------------------------------------------- */

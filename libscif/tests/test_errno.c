@@ -38,6 +38,18 @@ static void check_bad_descriptors(void)
 	close(devnull);
 }
 
+static char problem[256];
+
+/* The environment is refused, with a message that starts with `start`. */
+static void explains(const char *start)
+{
+	CHECK_FAILS(scif_emu_check_environment(problem, sizeof(problem)),
+		    EINVAL);
+	CHECK(strncmp(problem, start, strlen(start)) == 0);
+	if (strncmp(problem, start, strlen(start)) != 0)
+		fprintf(stderr, "    got \"%s\"\n", problem);
+}
+
 static void check_environment(void)
 {
 	uint16_t nodes[8], self = 99;
@@ -49,19 +61,29 @@ static void check_environment(void)
 	CHECK(scif_get_nodeIDs(nodes, 2, &self) == 5);
 	CHECK_FAILS(scif_get_nodeIDs(nodes, 2, NULL), EFAULT);
 
+	CHECK(scif_emu_check_environment(problem, sizeof(problem)) == 0);
+	CHECK(problem[0] == '\0');
 	setenv("SCIF_EMU_NODE", "5", 1); /* not below SCIF_EMU_NODES */
 	CHECK(scif_open() == SCIF_OPEN_FAILED && errno == EINVAL);
+	explains("SCIF_EMU_NODE=5: expected a node id from 0 to 4");
 	setenv("SCIF_EMU_NODE", "1x", 1);
 	CHECK(scif_open() == SCIF_OPEN_FAILED && errno == EINVAL);
+	explains("SCIF_EMU_NODE=1x: expected a node id from 0 to 4");
 	setenv("SCIF_EMU_NODE", "0", 1);
 	setenv("SCIF_EMU_NODES", "0", 1);
 	CHECK(scif_open() == SCIF_OPEN_FAILED && errno == EINVAL);
+	explains("SCIF_EMU_NODES=0: expected a number of nodes from 1 to 256");
 	setenv("SCIF_EMU_NODES", "2", 1);
 	char *domain = strdup(getenv("SCIF_EMU_DOMAIN"));
 	setenv("SCIF_EMU_DOMAIN", "a/b", 1);
 	CHECK(scif_open() == SCIF_OPEN_FAILED && errno == EINVAL);
+	explains("SCIF_EMU_DOMAIN=a/b: expected a name of 1 to 64 characters");
 	setenv("SCIF_EMU_DOMAIN", "", 1);
 	CHECK(scif_open() == SCIF_OPEN_FAILED && errno == EINVAL);
+	explains("SCIF_EMU_DOMAIN=: expected");
+	/* Cut to the caller's buffer, still a string. */
+	CHECK(scif_emu_check_environment(problem, 8) == -1 &&
+	      strcmp(problem, "SCIF_EM") == 0);
 	setenv("SCIF_EMU_DOMAIN", domain, 1);
 	free(domain);
 }
