@@ -6,7 +6,8 @@ site-packages; at interpreter start-up it sets ``PYZMQ_BACKEND`` to
 ``SCIF_ZMQ_AUTO_BACKEND=0``. pyzmq then uses its own Cython backend compiled
 against this wheel's libzmq (built with ``ZMQ_HAVE_SCIF``). The backend
 first loads the ``libscif.so.0`` that libzmq gets: Intel MPSS's where the
-SCIF driver is, else the bundled emulation (see :mod:`scif_zmq.libscif`).
+SCIF driver is, else the bundled emulation (see :mod:`scif_zmq.libscif`),
+and refuses a malformed ``SCIF_EMU_*`` environment by name.
 """
 
 from __future__ import annotations
@@ -83,7 +84,10 @@ def scif_nodes() -> tuple[int, list[int]]:
     self_node = ctypes.c_uint16()
     online = lib.scif_get_nodeIDs(nodes, len(nodes), ctypes.byref(self_node))
     if online < 0:
-        raise OSError(ctypes.get_errno(), "scif_get_nodeIDs failed")
+        from . import libscif
+
+        error = ctypes.get_errno()
+        raise OSError(error, libscif.environment_problem() or "scif_get_nodeIDs failed")
     return self_node.value, list(nodes[: min(online, len(nodes))])
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import scif_zmq
@@ -75,11 +77,62 @@ def message_sizes(text: str) -> list[int]:
     return [sizes.parse_size(part, MAX_SIZE) for part in text.split(",")]
 
 
+def transports(text: str) -> list[str]:
+    """One transport, or several joined by commas."""
+    names = [part.strip() for part in text.split(",")]
+    unknown = [name for name in names if name not in bench.TRANSPORTS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown transport {unknown[0]!r} (choose from {', '.join(bench.TRANSPORTS)})"
+        )
+    return names
+
+
+def integer_in(low: int, high: int | None, what: str) -> Callable[[str], int]:
+    """An argparse type: an integer from low to high (no limit if None)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            limit = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected {what} {limit}")
+        return value
+
+    return parse
+
+
+def command_prefix(text: str) -> str:
+    """--remote: a command prefix whose program exists here."""
+    try:
+        words = shlex.split(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from None
+    if not words:
+        raise argparse.ArgumentTypeError("empty command prefix (e.g. 'ssh mic0')")
+    if shutil.which(words[0]) is None:
+        raise argparse.ArgumentTypeError(f"{text!r}: no program {words[0]!r} on PATH")
+    return text
+
+
+def plot_file(text: str) -> str:
+    """--plot: a file that can be written once the run is over."""
+    directory = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(directory):
+        raise argparse.ArgumentTypeError(f"{text!r}: no directory {directory}")
+    if not os.access(directory, os.W_OK):
+        raise argparse.ArgumentTypeError(f"{text!r}: directory {directory} is not writable")
+    return text
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     # Before any work: a missing optional dependency is one line, not a traceback.
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise CliError("--plot needs matplotlib: pip install 'scif-zmq[plot]'")
     remote = remote_side(args)
+    args.transports = list(dict.fromkeys(name for group in args.transports for name in group))
     if remote and args.transports != ["scif"]:
         raise CliError("--remote runs the other side on another node: use --transports scif")
     if "scif" in args.transports:
@@ -177,6 +230,7 @@ def demo_peer(endpoint: str) -> None:
 def add_remote_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--remote",
+        type=command_prefix,
         metavar="PREFIX",
         help="run the other side through this command prefix, e.g. 'ssh mic0' for a card "
         "(real SCIF hardware; the emulator runs it locally as node 1)",
@@ -193,6 +247,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="scif-zmq", description="ZeroMQ over SCIF: information, benchmark, demo and paths."
     )
+    top.add_argument("--version", action="version", version=f"scif-zmq {scif_zmq.__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
     sub.add_parser("info", help="versions, backend, libscif in use, nodes").set_defaults(
@@ -210,20 +265,40 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--transports",
+        type=transports,
         nargs="+",
-        default=list(bench.TRANSPORTS),
-        choices=bench.TRANSPORTS,
-        help="transports to compare",
+        default=[list(bench.TRANSPORTS)],
+        metavar="NAME",
+        help=f"transports to compare, also joined by commas (default {' '.join(bench.TRANSPORTS)})",
     )
-    p.add_argument("--repeats", type=int, default=3, help="runs per point; the median is shown")
-    p.add_argument("--plot", metavar="FILE.png", help="also write a throughput plot")
+    p.add_argument(
+        "--repeats",
+        type=integer_in(1, None, "a number of runs"),
+        default=3,
+        help="runs per point; the median is shown",
+    )
+    p.add_argument(
+        "--plot", type=plot_file, metavar="FILE.png", help="also write a throughput plot"
+    )
     add_remote_options(p)
     p.set_defaults(run=cmd_bench)
 
     p = sub.add_parser("demo", help="PAIR ping-pong between node 0 and another node")
-    p.add_argument("--node", type=int, default=1, help="the peer's node id")
-    p.add_argument("--port", type=int, default=6666, help="the SCIF port node 0 binds")
-    p.add_argument("--count", type=int, default=3, help="round trips to make")
+    p.add_argument(
+        "--node", type=integer_in(0, 255, "a node id"), default=1, help="the peer's node id"
+    )
+    p.add_argument(
+        "--port",
+        type=integer_in(1, 65535, "a SCIF port"),
+        default=6666,
+        help="the SCIF port node 0 binds",
+    )
+    p.add_argument(
+        "--count",
+        type=integer_in(1, None, "a number of round trips"),
+        default=3,
+        help="round trips to make",
+    )
     add_remote_options(p)
     p.set_defaults(run=cmd_demo)
 
@@ -248,6 +323,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as error:
         print(f"scif-zmq: error: {error}", file=sys.stderr)
         return 1
+    except ImportError as error:  # the environment: SCIF_EMU_*, SCIF_ZMQ_LIBSCIF
+        print(f"scif-zmq: error: {error}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -10,7 +10,8 @@ the dynamic linker then gives libzmq that one, as both have the same soname.
 
 - ``auto`` (the default): the system's library when the SCIF driver is
   present (its device node, and a ``libscif.so.0`` in ``LD_LIBRARY_PATH`` or
-  a system library directory), else the bundled one;
+  a system library directory; the device without such a library is an
+  error), else the bundled one;
 - ``bundled`` or ``system``: that one (``system`` fails if there is none);
 - a path to a ``libscif.so.0``: that file.
 
@@ -84,8 +85,13 @@ def choose(env: Mapping[str, str] | None = None) -> Choice:
         if not device.exists():
             return Choice(bundled_library(), "bundled", f"no SCIF driver ({device} is missing)")
         if system is None:
-            return Choice(
-                bundled_library(), "bundled", f"{device} exists, but no system {SONAME} was found"
+            # The emulator cannot reach the cards: a host process would wait
+            # for a peer that never sees it.
+            raise SelectionError(
+                f"{device} exists (a SCIF driver), but no {SONAME} was found in "
+                f"{':'.join(system_libdirs(env))}: install MPSS's libscif or point "
+                f"SCIF_ZMQ_LIBSCIF at it (SCIF_ZMQ_LIBSCIF=bundled: the emulator, "
+                "which cannot reach the cards)"
             )
         return Choice(system, "system", f"SCIF driver found ({device})")
     if "/" in setting:
@@ -99,16 +105,28 @@ def choose(env: Mapping[str, str] | None = None) -> Choice:
 
 
 _loaded: Choice | None = None
+_library: ctypes.CDLL | None = None
 
 
 def load() -> Choice:
     """Loads the chosen library for libzmq (once), and returns the choice."""
-    global _loaded
+    global _loaded, _library
     if _loaded is None:
         choice = choose()
-        ctypes.CDLL(str(choice.path), mode=ctypes.RTLD_GLOBAL)
+        _library = ctypes.CDLL(str(choice.path), mode=ctypes.RTLD_GLOBAL)
         _loaded = choice
     return _loaded
+
+
+def environment_problem() -> str | None:
+    """What is wrong with the ``SCIF_EMU_*`` variables, one line naming the
+    variable and what it accepts; None when they are fine, or when the loaded
+    library is not the emulator (MPSS's reads no such variables)."""
+    check = getattr(_library, "scif_emu_check_environment", None)
+    if check is None:
+        return None
+    problem = ctypes.create_string_buffer(256)
+    return None if check(problem, len(problem)) == 0 else problem.value.decode()
 
 
 def loaded_choice() -> Choice | None:

@@ -12,6 +12,10 @@ try:
     libscif.load()
 except (libscif.SelectionError, OSError) as error:
     raise ImportError(f"scif_zmq.backend: {error}") from error
+# A malformed emulated machine fails here, by name, rather than as a bare
+# EINVAL on bind or a connect that never completes.
+if problem := libscif.environment_problem():
+    raise ImportError(f"scif_zmq.backend: {problem}")
 
 from . import _zmq  # type: ignore[attr-defined]
 from ._zmq import *  # type: ignore[attr-defined] # noqa: F403
