@@ -71,6 +71,7 @@ BAD_OPTIONS = [
     (["bench", "--plot", "/no/such/dir/x.png"], "--plot", "no directory /no/such/dir"),
     (["bench", "--transports", "scif,udp"], "--transports", "unknown transport 'udp'"),
     (["bench", "--sizes", "1G"], "--sizes", "message size"),
+    (["bench", "--keep", "-1"], "--keep", "a number of messages or 'all'"),
     (["bench", "--remote", "no-such-command"], "--remote", "no program 'no-such-command'"),
     (["demo", "--port", "99999"], "--port", "from 1 to 65535"),
     (["demo", "--port", "-1"], "--port", "from 1 to 65535"),

@@ -44,3 +44,10 @@ def test_python_pair_across_two_nodes(tmp_path: Path) -> None:
 def test_c_pair_across_two_nodes(tmp_path: Path) -> None:
     assert sorted(run_script("pair-c.sh", tmp_path)) == sorted(EXPECTED)
     assert (tmp_path / "pair").is_file()  # compiled against the wheel's zmq.h and libzmq
+
+
+def test_numpy_arrays_kept_by_the_receiver(tmp_path: Path) -> None:
+    assert sorted(run_script("arrays.sh", tmp_path)) == [
+        "card: kept 8 arrays, sums [0, 1, 2, 3, 4, 5, 6, 7]",
+        "host: sent 8 arrays",
+    ]

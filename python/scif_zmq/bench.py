@@ -5,6 +5,10 @@ connecting side on node 1 (``SCIF_EMU_NODE`` in the emulator), like libzmq's
 perf tools ``local_thr``/``remote_thr`` and ``local_lat``/``remote_lat``. On
 real hardware a command prefix (e.g. ``ssh mic0``) runs the connecting side
 on a card instead.
+
+With ``keep``, the receiver holds on to the messages it measures (the last
+``keep`` of them, or all), as analysis code that collects its results does:
+then every message needs memory of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -59,19 +64,22 @@ def endpoints(transport: str, port: int, ipc_dir: str, node: int = 0) -> tuple[s
     raise ValueError(f"unknown transport {transport!r}; choose from {', '.join(TRANSPORTS)}")
 
 
-def _worker(role: str, endpoint: str, size: int, count: int) -> None:
-    """One side of a measurement; the measuring side prints its number."""
+def _worker(role: str, endpoint: str, size: int, count: int, keep: int | None = 0) -> None:
+    """One side of a measurement; the measuring side prints its number.
+    The receiver of throughput runs keeps the last *keep* messages (None: all)."""
     import zmq
 
     ctx = zmq.Context()
     if role == "thr-recv":
         sock = ctx.socket(zmq.PULL)
         sock.bind(endpoint)
-        sock.recv(copy=False)
+        kept: deque[zmq.Frame] = deque(maxlen=keep)
+        kept.append(sock.recv(copy=False))
         start = time.perf_counter()
         for _ in range(count - 1):
-            sock.recv(copy=False)
+            kept.append(sock.recv(copy=False))
         print((count - 1) / (time.perf_counter() - start))
+        kept.clear()
     elif role == "thr-send":
         sock = ctx.socket(zmq.PUSH)
         sock.connect(endpoint)
@@ -108,6 +116,7 @@ def _pair(
     size: int,
     count: int,
     remote: Remote | None = None,
+    keep: int | None = 0,
 ) -> float:
     """Run both sides; return the number the measuring side printed."""
     args = ["-m", "scif_zmq.bench"]
@@ -116,8 +125,9 @@ def _pair(
         env = {**os.environ, "SCIF_EMU_NODE": str(node)}
         return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
 
-    local = [sys.executable, *args, binder, bind, str(size), str(count)]
-    peer = [*args, connecter, connect, str(size), str(count)]
+    kept = "all" if keep is None else str(keep)
+    local = [sys.executable, *args, binder, bind, str(size), str(count), kept]
+    peer = [*args, connecter, connect, str(size), str(count), kept]
     procs = [
         spawn(local, 0),
         spawn(remote.command(*peer) if remote else [sys.executable, *peer], 1),
@@ -144,6 +154,10 @@ def _pair(
     return float(next(out for out in outputs if out.strip()))
 
 
+# What a run that keeps every message may hold at its end.
+KEEP_ALL_BYTES = 2 << 30
+
+
 def default_count(size: int) -> int:
     """Enough messages for a stable number without taking long."""
     return max(200, min(100_000, 256 * 1024 * 1024 // max(size, 1)))
@@ -155,8 +169,10 @@ def run(
     repeats: int = 3,
     progress: Callable[[str], None] | None = None,
     remote: Remote | None = None,
+    keep: int | None = 0,
 ) -> list[Result]:
-    """Median throughput and latency per (transport, size) over *repeats* runs."""
+    """Median throughput and latency per (transport, size) over *repeats* runs;
+    the throughput receiver keeps the last *keep* messages (None: all)."""
     if remote and set(transports) != {"scif"}:
         raise ValueError("with a remote side only scif:// can be measured")
     results = []
@@ -169,12 +185,16 @@ def run(
         node = scif_zmq.scif_nodes()[0] if "scif" in transports else 0
         for size in sizes:
             count = default_count(size)
+            if keep is None:  # all of them in memory at the end
+                count = min(count, max(8, KEEP_ALL_BYTES // size))
             for transport in transports:
                 thr, lat = [], []
                 for _ in range(repeats):
                     port += 1
                     bind, connect = endpoints(transport, port, ipc_dir, node)
-                    thr.append(_pair("thr-recv", "thr-send", bind, connect, size, count, remote))
+                    thr.append(
+                        _pair("thr-recv", "thr-send", bind, connect, size, count, remote, keep)
+                    )
                     port += 1
                     bind, connect = endpoints(transport, port, ipc_dir, node)
                     lat.append(
@@ -243,4 +263,11 @@ def plot(results: Sequence[Result], path: str) -> None:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    _keep = sys.argv[5] if len(sys.argv) > 5 else "0"
+    _worker(
+        sys.argv[1],
+        sys.argv[2],
+        int(sys.argv[3]),
+        int(sys.argv[4]),
+        None if _keep == "all" else int(_keep),
+    )

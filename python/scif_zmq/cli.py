@@ -104,6 +104,15 @@ def integer_in(low: int, high: int | None, what: str) -> Callable[[str], int]:
     return parse
 
 
+def kept_messages(text: str) -> int | None:
+    """--keep: a number of messages, or all of them (None)."""
+    if text == "all":
+        return None
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a number of messages or 'all'")
+    return int(text)
+
+
 def command_prefix(text: str) -> str:
     """--remote: a command prefix whose program exists here."""
     try:
@@ -144,10 +153,14 @@ def cmd_bench(args: argparse.Namespace) -> None:
             repeats=args.repeats,
             progress=lambda line: print(line, file=sys.stderr, flush=True),
             remote=remote,
+            keep=args.keep,
         )
     except RuntimeError as error:  # a side that failed, named with its command
         raise CliError(str(error)) from None
     print(bench.table(results))
+    if args.keep != 0:
+        kept = "every message" if args.keep is None else f"the last {args.keep} messages"
+        print(f"\nThroughput with the receiver keeping {kept} it received.")
     if args.plot:
         bench.plot(results, args.plot)
         print(f"plot written to {args.plot}", file=sys.stderr)
@@ -279,6 +292,14 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--plot", type=plot_file, metavar="FILE.png", help="also write a throughput plot"
+    )
+    p.add_argument(
+        "--keep",
+        type=kept_messages,
+        default=0,
+        metavar="N|all",
+        help="the receiver keeps the last N messages it measured, or all of them, "
+        "as code that collects results does (default 0)",
     )
     add_remote_options(p)
     p.set_defaults(run=cmd_bench)
