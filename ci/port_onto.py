@@ -422,6 +422,40 @@ def apply_file(work: Path, path: str, file_diff: str) -> str | None:
     return f"{path}: merged where the target also added lines" if result.returncode else None
 
 
+USES = re.compile(r"(uses:\s*)([\w.-]+/[\w.-]+)@v(\d+)\b")
+
+
+def target_action_versions(work: Path) -> dict[str, int]:
+    """The newest major version of each GitHub action the target's own
+    workflows use (at ONTO_BASE, before the series)."""
+    listed = git(work, "ls-tree", "--name-only", "ONTO_BASE", ".github/workflows/").split()
+    versions: dict[str, int] = {}
+    for path in listed:
+        for match in USES.finditer(git(work, "show", f"ONTO_BASE:{path}")):
+            versions[match[2]] = max(versions.get(match[2], 0), int(match[3]))
+    return versions
+
+
+def align_actions(work: Path, path: str, file_diff: str) -> list[str]:
+    """Actions the series' workflow lines use take the target's version:
+    a job written for an older libzmq would keep a major the target left."""
+    versions = target_action_versions(work)
+    added = {line[1:] for line in file_diff.split("\n") if line.startswith("+")}
+    notes = []
+
+    def newer(match: re.Match[str]) -> str:
+        wanted = versions.get(match[2])
+        if wanted is None or wanted <= int(match[3]):
+            return match[0]
+        notes.append(f"{path}: {match[2]}@v{match[3]} -> @v{wanted}, as the target's workflows")
+        return f"{match[1]}{match[2]}@v{wanted}"
+
+    target = work / path
+    lines = target.read_text().split("\n")
+    target.write_text("\n".join(USES.sub(newer, line) if line in added else line for line in lines))
+    return notes
+
+
 def union(path: str, ours: str, base: str, theirs: str) -> str:
     if ours.startswith(base) and theirs.startswith(base):
         return base + ours[len(base) :] + theirs[len(base) :]
@@ -541,6 +575,8 @@ def port(onto: Path, source: Path, base: str, work: Path, out: Path) -> list[Res
                     note = apply_file(work, path, file_diff)
                     if note:
                         result.notes.append(note)
+                    if path.startswith(".github/workflows/"):
+                        result.notes += align_actions(work, path, file_diff)
             result.notes += port_docs(work, source, base, commit, docs)
             git(work, "add", "-A")
             fmt = git(source, "log", "-1", "--format=%an%n%ae%n%aD", commit).split("\n")

@@ -625,7 +625,7 @@ def analyse_onto(
     )
     wt = ["-C", str(workdir)]
     target = run(git + wt + ["log", "-1", "--format=%h %s (%cd)", "--date=short"])[1]
-    out = [f"Target: `{onto}` at {target}.", ""]
+    out = [f"Target: libzmq at {target}.", ""]
     if (base_repo / ".git").exists():
         # The blobs the patches were made against, for 3-way merges.
         run(git + wt + ["fetch", "-q", str(base_repo), "HEAD"])
@@ -911,6 +911,14 @@ def port_report(ported: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def without_local_paths(text: str, paths: dict[Path, str]) -> str:
+    """Generated text is read on other machines: this one's paths go, each
+    replaced by what it is (longest first, so that nested paths stay whole)."""
+    for path, name in sorted(paths.items(), key=lambda item: -len(str(item[0]))):
+        text = text.replace(str(path.resolve()), name)
+    return text
+
+
 def checklist(items: list[Item]) -> str:
     lines = [
         "# Pull-request checklist",
@@ -985,6 +993,12 @@ def main() -> int:
         check_upstream_ci(series, args.root),
         check_core_fixes(series, fixes),
         check_drift(args.root, args.checkout),
+        Item(
+            "Run on Xeon Phi hardware, against Intel MPSS's libscif.so.0 and scif.h",
+            TODO,
+            "a person with an MPSS host and a card: the steps of docs/verified.rst "
+            "(everything here ran on the emulator only; say so in the pull request until then)",
+        ),
     ]
 
     onto_summary = None
@@ -1004,10 +1018,10 @@ def main() -> int:
         text += ["## The unported series, applied with 3-way merges", "", *report[1:]]
         text += ["## ci/series check --onto", "", "```", log, "```", ""]
         (args.out / "onto.md").write_text("\n".join(text))
-        target = report[0].removeprefix("Target: ")
+        target = report[0].removeprefix("Target: ").removesuffix(".")
         count = f"{sum(r['ported'] for r in ported)}/{len(ported)}"
         onto_summary = (
-            f"Ported onto {target} {count} patches apply there with `git am` "
+            f"Ported onto {target}: {count} patches apply there with `git am` "
             "(build/pr-kit/onto/; how each was placed: onto.md)."
         )
         if built:
@@ -1041,6 +1055,11 @@ def main() -> int:
         cover_letter(args.root, series, suites, args.build / "bench", newest, onto_summary, fixes)
     )
     (args.out / "CHECKLIST.md").write_text(checklist(items))
+    local = {args.build: "build", args.root: ".", args.patches: "patches/scif"}
+    if args.onto is not None:
+        local[args.onto] = "the target checkout"
+    for generated in args.out.rglob("*.md"):
+        generated.write_text(without_local_paths(generated.read_text(), local))
     # What FairMQ, the framework scif:// is for, needs to use it.
     shutil.copy2(args.root / "ci" / "pr" / "fairmq-proposal.md", args.out)
     failed = [item.rule for item in items if item.status == FAIL]

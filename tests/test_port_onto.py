@@ -138,6 +138,8 @@ def synthetic_master(path: Path) -> Path:
     )
     text = text.replace("'vmci' and 'udp' transports", "'vmci', 'udp' and 'vsock' transports")
     bind.write_text(text)
+    workflow = tree / ".github" / "workflows" / "CI.yaml"
+    workflow.write_text(workflow.read_text().replace("actions/checkout@v2", "actions/checkout@v7"))
     for header in ("include/zmq.h", "src/zmq_draft.h"):
         path_ = tree / header
         text = path_.read_text()
@@ -194,5 +196,13 @@ def test_pr_kit_ports_the_series_onto_a_moved_libzmq(tmp_path: Path) -> None:
         assert "#define ZMQ_SCIF_RMA_WINDOW 127\n#define ZMQ_SCIF_RMA_MEMORY 128\n" in text
     report = (build / "pr-kit" / "onto.md").read_text()
     assert "ZMQ_SCIF_RMA_THRESHOLD: 125 is taken in the target, renumbered 126" in report
+    # The job the series adds uses the actions' versions the target uses.
+    workflow = (clone / ".github" / "workflows" / "CI.yaml").read_text()
+    assert "actions/checkout@v2" not in workflow
+    assert "actions/checkout@v2 -> @v7, as the target's workflows" in report
+    # Generated text names no path of this machine.
+    for generated in (build / "pr-kit").glob("*.md"):
+        text = generated.read_text()
+        assert str(tmp_path) not in text and str(ROOT) not in text, generated.name
     checklist = (build / "pr-kit" / "CHECKLIST.md").read_text()
     assert "**PASS** Rebased on upstream master" in checklist
