@@ -7,11 +7,13 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import zmq
 
 import scif_zmq
+from scif_peer import finish, spawn
 
 pytestmark = pytest.mark.usefixtures("scif_domain")
 
@@ -164,3 +166,33 @@ def test_help_is_plain_text() -> None:
         result = cli(*args)
         assert result.returncode == 0, result.stderr
         assert "``" not in result.stdout
+
+
+def test_clean_removes_unused_machines_and_keeps_used_ones(scif_domain: str) -> None:
+    base = Path(f"/tmp/scif-emu-{os.geteuid()}")
+    left, used = f"{scif_domain}-left"[-64:], f"{scif_domain}-used"[-64:]
+    # A machine a finished process used, and one a running process is on.
+    finish(spawn("import scif_zmq; scif_zmq.scif_nodes()", node=0, SCIF_EMU_DOMAIN=left))
+    member = spawn(
+        """
+        import time
+        s = zmq.Context().socket(zmq.PAIR)
+        s.bind("scif://*:*")
+        print("bound", flush=True)
+        time.sleep(120)
+        """,
+        node=0,
+        SCIF_EMU_DOMAIN=used,
+    )
+    try:
+        assert member.stdout is not None and member.stdout.readline().strip() == "bound"
+        assert (base / left).is_dir() and (base / used).is_dir()
+        result = cli("clean", left, used)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.splitlines() == [f"{left}: removed", f"{used}: in use"]
+        assert not (base / left).exists() and (base / used).is_dir()
+    finally:
+        member.kill()
+        member.wait()
+    assert cli("clean", used).stdout.splitlines() == [f"{used}: removed"]
+    assert not (base / used).exists()

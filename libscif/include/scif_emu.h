@@ -95,6 +95,16 @@ int scif_emu_private_domain(void);
  */
 int scif_emu_check_environment(char *problem, size_t size);
 
+/*
+ * Removes an emulated machine (a name or an absolute directory, as in
+ * SCIF_EMU_DOMAIN) that no process uses: named domains otherwise stay in
+ * /tmp/scif-emu-<euid>. Returns 0, or -1 with EBUSY (a process is a member
+ * or holds a port, or this process has it open), ENOENT, EACCES (not a
+ * directory of this user's), ENOTEMPTY (something in it could not be
+ * removed) or EINVAL (a malformed name).
+ */
+int scif_emu_remove_domain(const char *domain);
+
 #ifdef __cplusplus
 } /* extern "C" */
 #endif

@@ -539,6 +539,49 @@ static void remove_private_domain(void)
 		nftw(private_domain, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Removes a domain nobody uses: no process holds a lock on its "locks"
+ * file (a member's node or a bound port), checked by taking the whole file
+ * for ourselves, which also keeps anyone from joining while its files go.
+ * A domain this process has open is never removed: its own locks would not
+ * conflict, and closing the file would drop them.
+ */
+int scif_emu_remove_domain(const char *domain)
+{
+	char path[DOMAIN_PATH_MAX + 1];
+	struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+	struct domain *d;
+	struct stat st;
+	int rc, lockfd;
+
+	if (!domain)
+		return fail(EINVAL);
+	if ((rc = domain_directory(domain, path, sizeof(path))) < 0)
+		return fail(-rc);
+	pthread_mutex_lock(&registry_lock);
+	for (d = registry; d && strcmp(d->path, path) != 0; d = d->next)
+		;
+	pthread_mutex_unlock(&registry_lock);
+	if (d)
+		return fail(EBUSY);
+	if (lstat(path, &st) < 0)
+		return -1;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		return fail(EACCES); /* not a domain of this user's */
+	snprintf(path + strlen(path), sizeof(path) - strlen(path), "/locks");
+	lockfd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	*strrchr(path, '/') = '\0';
+	if (lockfd >= 0 && fcntl(lockfd, F_SETLK, &whole) < 0) {
+		rc = errno == EACCES || errno == EAGAIN ? EBUSY : errno;
+		close(lockfd);
+		return fail(rc);
+	}
+	nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	if (lockfd >= 0)
+		close(lockfd);
+	return lstat(path, &st) == 0 ? fail(ENOTEMPTY) : 0;
+}
+
 int scif_emu_private_domain(void)
 {
 	char base[32], path[DOMAIN_PATH_MAX + 1];

@@ -1,14 +1,17 @@
 /* SPDX-License-Identifier: MPL-2.0 */
 /*
  * Two emulated machines (domains) side by side: the same node/port can be
- * bound in both, and neither can reach the other's listeners.
+ * bound in both, and neither can reach the other's listeners. A domain is
+ * removed only once nobody uses it.
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "harness.h"
+#include "scif_emu.h"
 
 static pid_t test_pid;
 
@@ -66,14 +69,32 @@ int main(void)
 	CHECK(scif_bind(epd, 9900) == 9900);
 	scif_close(epd);
 
+	/* In use: by the children (members, a port bound), by this process. */
+	char name[64], path[128];
+	struct stat st;
+	snprintf(name, sizeof(name), "t-domains-%d-a", (int)test_pid);
+	snprintf(path, sizeof(path), "/tmp/scif-emu-%lu/%s",
+		 (unsigned long)geteuid(), name);
+	CHECK_FAILS(scif_emu_remove_domain(name), EBUSY);
+	CHECK(stat(path, &st) == 0);
+	epd = scif_open(); /* a member of domain c, as a program would be */
+	CHECK_FAILS(scif_emu_remove_domain(getenv("SCIF_EMU_DOMAIN")), EBUSY);
+	scif_close(epd);
+	CHECK_FAILS(scif_emu_remove_domain("a/b"), EINVAL);
+	CHECK_FAILS(scif_emu_remove_domain(NULL), EINVAL);
+
 	gate_open(&done);
 	gate_open(&done);
 	harness_join(a);
 	harness_join(b);
+	/* Nobody left: each goes, files and all, once. */
 	for (char which = 'a'; which <= 'b'; which++) {
 		use_domain(which);
-		harness_remove_domain(getenv("SCIF_EMU_DOMAIN"));
+		CHECK(scif_emu_remove_domain(getenv("SCIF_EMU_DOMAIN")) == 0);
+		CHECK_FAILS(scif_emu_remove_domain(getenv("SCIF_EMU_DOMAIN")),
+			    ENOENT);
 	}
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
 	use_domain('c');
 	return harness_finish();
 }

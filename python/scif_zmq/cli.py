@@ -59,6 +59,14 @@ def cmd_info(_: argparse.Namespace) -> None:
         print(f"{name:<{width}}  {value}")
 
 
+def cmd_clean(args: argparse.Namespace) -> None:
+    names = args.domains or libscif.emulator_domains()
+    for name, outcome in libscif.remove_domains(names).items():
+        print(f"{name}: {outcome}")
+    if not names:
+        print("no emulated machines")
+
+
 def cmd_paths(args: argparse.Namespace) -> None:
     paths = {
         "cmakedir": scif_zmq.get_cmake_dir,
@@ -322,6 +330,16 @@ def parser() -> argparse.ArgumentParser:
     )
     add_remote_options(p)
     p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser(
+        "clean",
+        help="remove this user's emulated SCIF machines that no process uses "
+        "(named machines stay in /tmp/scif-emu-UID otherwise)",
+    )
+    p.add_argument(
+        "domains", nargs="*", metavar="NAME", help="SCIF_EMU_DOMAIN names (default: all of them)"
+    )
+    p.set_defaults(run=cmd_clean)
 
     p = sub.add_parser("paths", help="where the C/C++ headers, libraries and configs are")
     p.add_argument(

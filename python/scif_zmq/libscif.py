@@ -23,8 +23,9 @@ tests and unusual installs.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,3 +133,24 @@ def environment_problem() -> str | None:
 def loaded_choice() -> Choice | None:
     """The choice :func:`load` made in this process, if it ran."""
     return _loaded
+
+
+def emulator_domains() -> list[str]:
+    """The names of this user's emulated machines (``SCIF_EMU_DOMAIN`` names)."""
+    base = Path(f"/tmp/scif-emu-{os.geteuid()}")
+    return sorted(entry.name for entry in base.iterdir() if entry.is_dir()) if base.is_dir() else []
+
+
+def remove_domains(names: Iterable[str]) -> dict[str, str]:
+    """Removes the named emulated machines that no process uses, through the
+    bundled emulator; says for each what became of it ("removed", "in use",
+    or the error)."""
+    emulator = ctypes.CDLL(str(bundled_library()), use_errno=True)
+    outcome = {}
+    for name in names:
+        if emulator.scif_emu_remove_domain(name.encode()) == 0:
+            outcome[name] = "removed"
+        else:
+            error = ctypes.get_errno()
+            outcome[name] = "in use" if error == errno.EBUSY else os.strerror(error)
+    return outcome
