@@ -455,8 +455,9 @@ int scif_fence_mark(scif_epd_t epd, int flags, int *mark);
 /*
  * scif_fence_wait() - wait until every RMA labelled by mark has completed.
  *
- * Returns 0, or -1 with EINVAL (mark not from scif_fence_mark), ENOTCONN or
- * ECONNRESET (also when the peer dies while its RMAs are being awaited).
+ * Returns 0, or -1 with EINVAL (mark not from scif_fence_mark), ENOTCONN,
+ * ECONNRESET (also when the peer hangs up or dies while its RMAs are being
+ * awaited) or EINTR (epd was closed by another thread during the wait).
  */
 int scif_fence_wait(scif_epd_t epd, int mark);
 

@@ -132,18 +132,30 @@ static void wait_self_locked(struct endpoint *ep, uint32_t target)
 		pthread_cond_wait(&ep->rma_progress, &ep->rma_lock);
 }
 
-/* The peer's counters are the peer's to keep: its life bounds the wait. */
+static bool peer_reached(struct endpoint *ep, uint32_t target)
+{
+	const struct window_table *t = handshake_peer_table(ep);
+
+	return reached(t ? windows_rma_count(t, true) & MARK_COUNT : 0, target);
+}
+
+/*
+ * The peer's counters are the peer's to keep: the connection bounds the
+ * wait. It ends when the peer hangs up or dies (its RMAs will not complete
+ * then, unless they did just before) and when our endpoint is closed.
+ */
 static int wait_peer(struct endpoint *ep, uint32_t target)
 {
 	struct timespec pause = {.tv_nsec = 100 * 1000};
 
 	for (unsigned round = 0;; round++) {
-		const struct window_table *t = handshake_peer_table(ep);
-		uint32_t done = t ? windows_rma_count(t, true) & MARK_COUNT : 0;
-		if (reached(done, target))
+		if (peer_reached(ep, target))
 			return 0;
-		if (!ep_peer_process_alive(ep))
-			return ep_lost_errno(ep);
+		if (atomic_load(&ep->closing))
+			return -EINTR;
+		int lost = ep_peer_state(ep);
+		if (lost)
+			return peer_reached(ep, target) ? 0 : lost;
 		if (round < 100)
 			sched_yield();
 		else
