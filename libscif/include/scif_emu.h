@@ -54,13 +54,18 @@ const char *scif_emu_ep_rma_path(scif_epd_t epd);
  * (ECONNRESET, or ENODEV while the node stays down); until
  * scif_emu_node_online(node), connecting to the node and opening
  * endpoints as it fail with ENODEV and scif_get_nodeIDs() leaves it out.
- * Returns 0, or -1 with EINVAL (no such node, malformed environment),
- * EBUSY (this process acts as that node), EPERM (a member may not be
- * killed by us), ETIMEDOUT (a member did not die within 5 s).
+ * Only the owner of the domain's directory (or root) may: in a shared
+ * domain other members get EPERM. Returns 0, or -1 with EINVAL (no such
+ * node, malformed environment), EBUSY (this process acts as that node),
+ * EPERM (not the domain's owner, or a member may not be killed by us),
+ * ETIMEDOUT (a member did not die within 5 s).
  */
 int scif_emu_node_offline(uint16_t node);
 
-/* Brings node back online after scif_emu_node_offline(); 0 or -1/errno. */
+/*
+ * Brings node back online after scif_emu_node_offline(); 0, or -1 with
+ * EPERM (not the domain's owner) or the errors above.
+ */
 int scif_emu_node_online(uint16_t node);
 
 /*

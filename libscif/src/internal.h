@@ -150,8 +150,9 @@ bool node_offline(struct domain *d, uint16_t node);
 int node_join(struct domain *d, uint16_t node);
 void node_leave(struct domain *d, uint16_t node);
 /*
- * Fault injection: marks node offline and kills every other process acting
- * as it (-EBUSY if this one does); node_bring_online clears the mark.
+ * Fault injection, the domain owner's alone (-EPERM otherwise): marks node
+ * offline and kills every other process acting as it (-EBUSY if this one
+ * does); node_bring_online clears the mark.
  */
 int node_take_offline(struct domain *d, uint16_t node);
 int node_bring_online(struct domain *d, uint16_t node);

@@ -455,10 +455,26 @@ static int kill_member(struct domain *d, uint16_t node, pid_t pid)
 	return rc;
 }
 
+/*
+ * Fault injection is the machine owner's: in a shared domain a member
+ * could otherwise kill every process of another node. The owner of the
+ * domain directory (or root) may; other members get EPERM.
+ */
+static int check_fault_injector(const struct domain *d)
+{
+	struct stat st;
+
+	if (fstat(d->dirfd, &st) < 0)
+		return -errno;
+	return geteuid() == 0 || geteuid() == st.st_uid ? 0 : -EPERM;
+}
+
 int node_take_offline(struct domain *d, uint16_t node)
 {
-	int rc = 0;
+	int rc = check_fault_injector(d);
 
+	if (rc < 0)
+		return rc;
 	domain_lock(d);
 	if (d->node_users[node])
 		rc = -EBUSY; /* this process acts as that node itself */
@@ -473,7 +489,9 @@ int node_take_offline(struct domain *d, uint16_t node)
 
 int node_bring_online(struct domain *d, uint16_t node)
 {
-	return set_node_flag(d, node, 0);
+	int rc = check_fault_injector(d);
+
+	return rc < 0 ? rc : set_node_flag(d, node, 0);
 }
 
 int scif_get_nodeIDs(uint16_t *nodes, int len, uint16_t *self)

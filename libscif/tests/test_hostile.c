@@ -32,6 +32,7 @@
 
 #include "harness.h"
 #include "rawpeer.h"
+#include "scif_emu.h"
 
 /*
  * The bound the trust model sets for calls made on libzmq's I/O thread.
@@ -1239,6 +1240,43 @@ static void case_odd_hellos(void)
 	scif_close(listener);
 }
 
+/* --- a member of a shared domain injects no faults ----------------------- */
+
+/* Root acting as node 0 of a shared domain: what taking node 0 down hits. */
+static void node_member(void *arg)
+{
+	(void)arg;
+	uint16_t nodes[4], self;
+	scif_epd_t epd = scif_open();
+
+	CHECK(epd >= 0);
+	gate_open(&peer_ready);
+	gate_wait(&peer_done);
+	CHECK(scif_get_nodeIDs(nodes, 4, &self) == 2); /* node 0 still up */
+	scif_close(epd);
+}
+
+/* Another user, a member too: the machine is not its to reset. */
+static void fault_injector(void *arg)
+{
+	(void)arg;
+	raw_become(NOBODY);
+	CHECK_FAILS(scif_emu_node_offline(0), EPERM);
+	CHECK_FAILS(scif_emu_node_online(0), EPERM);
+}
+
+static void case_member_fault_injection(void)
+{
+	need_root();
+	use_shared_domain();
+	gates_init();
+	pid_t member = harness_spawn(0, node_member, NULL);
+	gate_wait(&peer_ready);
+	harness_join(harness_spawn(1, fault_injector, NULL));
+	gate_open(&peer_done);
+	harness_join(member);
+}
+
 /* --- dispatch
  * ------------------------------------------------------------------ */
 
@@ -1262,6 +1300,7 @@ static const struct {
     {"fallback_per_peer", case_fallback_per_peer},
     {"descriptor_limit", case_descriptor_limit},
     {"odd_hellos", case_odd_hellos},
+    {"member_fault_injection", case_member_fault_injection},
 };
 
 int main(int argc, char **argv)
