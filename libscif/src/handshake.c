@@ -31,6 +31,11 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77 /* Linux 6.5 */
 #endif
+/* memfd_create(2), Linux 3.17: through syscall(2), for glibc < 2.27. */
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC	  0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
 #ifndef F_SEAL_FUTURE_WRITE
 #define F_SEAL_FUTURE_WRITE 0x0010 /* Linux 5.1 */
 #endif
@@ -45,11 +50,14 @@ struct hello {
 /* --- our table -------------------------------------------------------------
  */
 
-/* Creates our sealed table; returns its memfd (mapping in ep). */
+/*
+ * Creates our sealed table; returns its memfd (mapping in ep). A kernel
+ * without memfds (before 3.17) gives ENOSYS: no connection can be made.
+ */
 static int table_create(struct endpoint *ep)
 {
-	int memfd =
-	    memfd_create("scif-emu-windows", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	int memfd = (int)syscall(SYS_memfd_create, "scif-emu-windows",
+				 MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	struct window_table *t;
 
 	if (memfd < 0)

@@ -2,8 +2,14 @@
 /* Every documented error path reachable without a misbehaving kernel. */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -225,6 +231,49 @@ static void check_poll_nval(void)
 	CHECK(scif_poll(NULL, 0, 10) == 0);
 }
 
+/* As on a kernel before 3.17: memfd_create(2) fails with ENOSYS. */
+static void without_memfds(void)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_memfd_create, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog program = {
+	    .len = sizeof(filter) / sizeof(filter[0]),
+	    .filter = filter,
+	};
+
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0);
+}
+
+/* Node 1 on such a kernel: a connection needs a memfd for its table. */
+static void connector_without_memfds(void *arg)
+{
+	struct scif_portID dst = {.node = 0, .port = (uint16_t)(intptr_t)arg};
+	scif_epd_t epd = scif_open();
+
+	without_memfds();
+	CHECK(epd >= 0);
+	CHECK_FAILS(scif_connect(epd, &dst), ENOSYS);
+	scif_close(epd);
+}
+
+static void check_kernel_without_memfds(void)
+{
+	scif_epd_t listener = harness_listener(9300);
+
+	harness_join(
+	    harness_spawn(1, connector_without_memfds, (void *)(intptr_t)9300));
+	scif_close(listener);
+}
+
 int main(void)
 {
 	harness_init("errno", 30);
@@ -235,5 +284,6 @@ int main(void)
 	check_privileged_ports();
 	check_connect_errors();
 	check_poll_nval();
+	check_kernel_without_memfds();
 	return harness_finish();
 }
