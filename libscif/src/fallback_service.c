@@ -12,12 +12,10 @@
  * not a crash.
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
@@ -275,22 +273,20 @@ static int listen_here(struct domain *d)
 {
 	struct sockaddr_un addr;
 	socklen_t len = (socklen_t)service_address(d, self_pid(), &addr);
-	const char *rel = addr.sun_path + strlen(d->path) + 1;
-	int fd;
-	int rc = domain_mkdir(d, d->dirfd, "rma");
+	/* Left by a dead process with our pid, if there: replaced. */
+	const char *name = strrchr(addr.sun_path, '/') + 1;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int rc;
 
-	if (rc < 0)
-		return rc;
-	unlinkat(d->dirfd, rel, 0); /* left by a dead process with our pid */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0 || listen(fd, 64) < 0) {
-		int err = errno;
+	rc = domain_bind_socket(d, fd, "rma", name, &addr, len, d->mode);
+	if (rc == 0 && listen(fd, 64) < 0)
+		rc = -errno;
+	if (rc < 0) {
 		close(fd);
-		return -err;
+		return rc;
 	}
-	fchmodat(d->dirfd, rel, d->mode & 0666, 0);
 	return fd;
 }
 

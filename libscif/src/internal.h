@@ -16,7 +16,7 @@
  * process (process_vm_*) or runs in the peer's own helper thread (fallback).
  *
  * Layers, each using only those above it:
- *   nodes.c (domains, node state) -> ports.c -> endpoints.c
+ *   nodes.c (domains, node state), domain_files.c -> ports.c -> endpoints.c
  *   -> handshake.c -> windows.c -> fallback_*.c -> rma.c, fence.c, mmap.c
  *   -> dma.c (the engine running asynchronous RMAs and signals);
  *   api.c and messaging.c hold the entry points built on them.
@@ -112,7 +112,7 @@ struct domain {
 	int dirfd;
 	int lockfd;	  /* "<dir>/locks" */
 	int admin_lockfd; /* "<dir>/admin/locks", root only; -1 until used */
-	unsigned mode;	  /* permission bits of what the library creates */
+	unsigned mode;	  /* bits of what we create; sticky if others write */
 	pthread_mutex_t lock;
 	pid_t pid; /* process the fields below belong to */
 	struct port_set ports;
@@ -129,10 +129,19 @@ pid_t self_pid(void);
 int domain_get(const char *path, struct domain **out);
 void domain_ref(struct domain *d);
 void domain_put(struct domain *d);
-/* Creates a directory with d's mode (not the umask's); 0 if it exists. */
-int domain_mkdir(const struct domain *d, int dirfd, const char *name);
 /* Opens, creating it with mode's read/write bits, a regular file. */
 int domain_open_file(int dirfd, const char *name, unsigned mode);
+/*
+ * Binds sock to addr, the socket file name in d's subdirectory dir (made
+ * with d's mode if missing; a stale file there is removed: the caller holds
+ * the name), then gives the file mode's read/write bits (domain_files.c).
+ */
+int domain_bind_socket(const struct domain *d, int sock, const char *dir,
+		       const char *name, const void *addr, unsigned addr_len,
+		       unsigned mode);
+/* Removes the socket file name of d's subdirectory dir, if there. */
+void domain_unlink_socket(const struct domain *d, const char *dir,
+			  const char *name);
 /* Takes d's lock, first resetting state inherited across fork(). */
 void domain_lock(struct domain *d);
 void domain_unlock(struct domain *d);

@@ -216,40 +216,10 @@ static int open_domain_dir(const char *path, unsigned *mode)
 		close(fd);
 		return -EACCES;
 	}
+	/* What we create there is sticky too when others may write it. */
 	*mode = st.st_mode & 0777;
-	return fd;
-}
-
-int domain_mkdir(const struct domain *d, int dirfd, const char *name)
-{
-	if (mkdirat(dirfd, name, d->mode) == 0)
-		fchmodat(dirfd, name, d->mode, 0); /* whatever the umask */
-	else if (errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-/* Opens (creating it with the domain's mode) a regular file in dirfd. */
-int domain_open_file(int dirfd, const char *name, unsigned mode)
-{
-	struct stat st;
-	int fd = openat(dirfd, name,
-			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			mode & 0666);
-
-	if (fd >= 0) {
-		fchmod(fd, mode & 0666); /* as set, whatever the umask */
-		return fd;
-	}
-	if (errno != EEXIST)
-		return -errno;
-	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EACCES;
-	}
+	if (*mode & 022)
+		*mode |= S_ISVTX;
 	return fd;
 }
 

@@ -116,13 +116,24 @@ static int admin_lockfd(struct domain *d)
 /* --- socket files -----------------------------------------------------------
  */
 
-/* "<N>/<P>" or "admin/<N>.<P>", relative to the domain directory. */
-static void port_file(uint16_t node, uint16_t pn, char *out, size_t size)
+/* A port's socket file: "<N>/<P>" or "admin/<N>.<P>" in the domain. */
+struct port_file {
+	char dir[8];
+	char name[16];
+};
+
+static struct port_file port_file(uint16_t node, uint16_t pn)
 {
-	if (is_admin_port(pn))
-		snprintf(out, size, ADMIN_DIR "/%u.%u", node, pn);
-	else
-		snprintf(out, size, "%u/%u", node, pn);
+	struct port_file f;
+
+	if (is_admin_port(pn)) {
+		snprintf(f.dir, sizeof(f.dir), ADMIN_DIR);
+		snprintf(f.name, sizeof(f.name), "%u.%u", node, pn);
+	} else {
+		snprintf(f.dir, sizeof(f.dir), "%u", node);
+		snprintf(f.name, sizeof(f.name), "%u", pn);
+	}
+	return f;
 }
 
 /* The longest name under a domain directory still fits in sun_path. */
@@ -133,17 +144,15 @@ _Static_assert(DOMAIN_PATH_MAX + sizeof("/" ADMIN_DIR "/255.1023") <=
 static socklen_t port_address(struct domain *d, uint16_t node, uint16_t pn,
 			      struct sockaddr_un *addr)
 {
-	size_t dir_len = strlen(d->path);
-	char rel[32];
+	struct port_file f = port_file(node, pn);
+	int n;
 
-	port_file(node, pn, rel, sizeof(rel));
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
-	memcpy(addr->sun_path, d->path, dir_len);
-	addr->sun_path[dir_len] = '/';
-	memcpy(addr->sun_path + dir_len + 1, rel, strlen(rel) + 1);
-	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + dir_len +
-			   strlen(rel) + 2);
+	n = snprintf(addr->sun_path, sizeof(addr->sun_path), "%s/%s/%s",
+		     d->path, f.dir, f.name);
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + (size_t)n +
+			   1);
 }
 
 /* Binds fd to the socket file of a port we hold, replacing a stale one. */
@@ -152,22 +161,11 @@ static int bind_socket_file(struct domain *d, uint16_t node, uint16_t pn,
 {
 	struct sockaddr_un addr;
 	socklen_t len = port_address(d, node, pn, &addr);
-	char rel[32];
+	struct port_file f = port_file(node, pn);
 
-	if (!is_admin_port(pn)) {
-		char dir[8];
-		snprintf(dir, sizeof(dir), "%u", node);
-		int rc = domain_mkdir(d, d->dirfd, dir);
-		if (rc < 0)
-			return rc;
-	}
-	port_file(node, pn, rel, sizeof(rel));
-	unlinkat(d->dirfd, rel, 0);
-	if (bind(fd, (struct sockaddr *)&addr, len) < 0)
-		return -errno;
 	/* Connecting needs write permission on the file: as the domain. */
-	fchmodat(d->dirfd, rel, is_admin_port(pn) ? 0666 : d->mode & 0666, 0);
-	return 0;
+	return domain_bind_socket(d, fd, f.dir, f.name, &addr, len,
+				  is_admin_port(pn) ? 0666 : d->mode);
 }
 
 /* --- reservations ----------------------------------------------------------
@@ -249,12 +247,10 @@ int port_bind(struct domain *d, uint16_t node, uint16_t pn, int fd)
 
 void port_unbind(struct domain *d, uint16_t node, uint16_t pn)
 {
-	char rel[32];
-
 	domain_lock(d);
 	if (set_has(&d->ports, port_key(node, pn))) {
-		port_file(node, pn, rel, sizeof(rel));
-		unlinkat(d->dirfd, rel, 0);
+		struct port_file f = port_file(node, pn);
+		domain_unlink_socket(d, f.dir, f.name);
 		set_remove(&d->ports, port_key(node, pn));
 		reservation_lock(d, node, pn, F_UNLCK);
 	}

@@ -1277,6 +1277,70 @@ static void case_member_fault_injection(void)
 	harness_join(member);
 }
 
+/* --- a member of a shared domain chmods no file of anyone else's ------- */
+
+/* A file of root's that no member may read, and a flag ending the race. */
+static char chmod_target[64];
+static volatile int *race_over;
+
+/*
+ * Nobody, a member: makes node 0's directory its own, then keeps renaming
+ * a symlink to root's file over the socket file of the victim's port, so
+ * that it lands between the victim's bind(2) and its chmod.
+ */
+static void socket_swapper(void *arg)
+{
+	(void)arg;
+	char node_dir[300], sock[320], link_tmp[320];
+
+	raw_become(NOBODY);
+	snprintf(node_dir, sizeof(node_dir), "%s/0", raw_domain_dir());
+	CHECK(mkdir(node_dir, 0777) == 0 && chmod(node_dir, 0777) == 0);
+	snprintf(sock, sizeof(sock), "%s/%d", node_dir, PORT);
+	snprintf(link_tmp, sizeof(link_tmp), "%s/swap", node_dir);
+	gate_open(&peer_ready);
+	while (!*race_over) {
+		symlink(chmod_target, link_tmp);
+		rename(link_tmp, sock);
+	}
+}
+
+static void case_member_chmod_race(void)
+{
+	struct stat st;
+	int binds = 0, rounds = 0;
+
+	need_root();
+	use_shared_domain();
+	race_over = mmap(NULL, sizeof(*race_over), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	CHECK(race_over != MAP_FAILED);
+	snprintf(chmod_target, sizeof(chmod_target), "/tmp/scif-target-XXXXXX");
+	int fd = mkstemp(chmod_target);
+	CHECK(fd >= 0 && fchmod(fd, 0600) == 0);
+	close(fd);
+	gates_init();
+	pid_t swapper = harness_spawn(0, socket_swapper, NULL);
+	gate_wait(&peer_ready);
+	/* Binding until the race was lost once would be, 3 s at most. */
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (raw_ms_since(&t0) < 3000 && stat(chmod_target, &st) == 0 &&
+	       (st.st_mode & 07777) == 0600) {
+		scif_epd_t epd = scif_open();
+		CHECK(epd >= 0);
+		binds += scif_bind(epd, PORT) == PORT;
+		scif_close(epd);
+		rounds++;
+	}
+	*race_over = 1;
+	harness_join(swapper);
+	CHECK(stat(chmod_target, &st) == 0 && (st.st_mode & 07777) == 0600);
+	printf("    %d binds of %d attempts against the swapper\n", binds,
+	       rounds);
+	unlink(chmod_target);
+}
+
 /* --- dispatch
  * ------------------------------------------------------------------ */
 
@@ -1301,6 +1365,7 @@ static const struct {
     {"descriptor_limit", case_descriptor_limit},
     {"odd_hellos", case_odd_hellos},
     {"member_fault_injection", case_member_fault_injection},
+    {"member_chmod_race", case_member_chmod_race},
 };
 
 int main(int argc, char **argv)
