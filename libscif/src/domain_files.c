@@ -47,24 +47,35 @@ static int domain_subdir(const struct domain *d, int dirfd, const char *name)
 	return fd;
 }
 
-/* Opens (creating it with mode's read/write bits) a regular file in dirfd. */
-int domain_open_file(int dirfd, const char *name, unsigned mode)
+/*
+ * Opens the regular file name in dirfd, which owner (or root) must own:
+ * whoever owns a file in a sticky directory can replace it, so a file of
+ * any other member's could be swapped under everyone (a lock file another
+ * member made would let it pass for any port's holder). Only owner creates
+ * it, with mode's read/write bits; anybody else gets EACCES until then.
+ */
+int domain_open_file(int dirfd, const char *name, unsigned mode, uid_t owner)
 {
 	struct stat st;
-	int fd = openat(dirfd, name,
-			O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-			mode & 0666);
+	int fd;
 
-	if (fd >= 0) {
-		fchmod(fd, mode & 0666); /* as set, whatever the umask */
-		return fd;
+	if (geteuid() == owner) {
+		fd = openat(dirfd, name,
+			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+			    mode & 0666);
+		if (fd >= 0) {
+			fchmod(fd,
+			       mode & 0666); /* as set, whatever the umask */
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -errno;
 	}
-	if (errno != EEXIST)
-		return -errno;
 	fd = openat(dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		return errno == ENOENT || errno == ELOOP ? -EACCES : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (st.st_uid != owner && st.st_uid != 0)) {
 		close(fd);
 		return -EACCES;
 	}

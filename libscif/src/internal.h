@@ -113,6 +113,7 @@ struct domain {
 	int lockfd;	  /* "<dir>/locks" */
 	int admin_lockfd; /* "<dir>/admin/locks", root only; -1 until used */
 	unsigned mode;	  /* bits of what we create; sticky if others write */
+	uid_t owner;	  /* the directory's: its lock file must be theirs */
 	pthread_mutex_t lock;
 	pid_t pid; /* process the fields below belong to */
 	struct port_set ports;
@@ -129,8 +130,11 @@ pid_t self_pid(void);
 int domain_get(const char *path, struct domain **out);
 void domain_ref(struct domain *d);
 void domain_put(struct domain *d);
-/* Opens, creating it with mode's read/write bits, a regular file. */
-int domain_open_file(int dirfd, const char *name, unsigned mode);
+/*
+ * Opens a regular file owner or root owns; only owner creates it (with
+ * mode's read/write bits), anybody else gets EACCES until then.
+ */
+int domain_open_file(int dirfd, const char *name, unsigned mode, uid_t owner);
 /*
  * Binds sock to addr, the socket file name in d's subdirectory dir (made
  * with d's mode if missing; a stale file there is removed: the caller holds

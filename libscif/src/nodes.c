@@ -184,7 +184,7 @@ static const char *private_name(const char *path, char *base, size_t size)
 	return name;
 }
 
-static int open_domain_dir(const char *path, unsigned *mode)
+static int open_domain_dir(const char *path, unsigned *mode, uid_t *owner)
 {
 	char base[32];
 	const char *name = private_name(path, base, sizeof(base));
@@ -204,6 +204,7 @@ static int open_domain_dir(const char *path, unsigned *mode)
 		fd = open_private_dir(basefd, name);
 		close(basefd);
 		*mode = 0700;
+		*owner = geteuid();
 		return fd;
 	}
 	/* A directory named by its path: access is what its owner set. */
@@ -220,6 +221,7 @@ static int open_domain_dir(const char *path, unsigned *mode)
 	*mode = st.st_mode & 0777;
 	if (*mode & 022)
 		*mode |= S_ISVTX;
+	*owner = st.st_uid;
 	return fd;
 }
 
@@ -235,13 +237,14 @@ static int domain_open(const char *path, struct domain **out)
 		return -ENOMEM;
 	d->admin_lockfd = -1;
 	d->lockfd = -1;
-	d->dirfd = open_domain_dir(path, &d->mode);
+	d->dirfd = open_domain_dir(path, &d->mode, &d->owner);
 	if (d->dirfd < 0) {
 		rc = d->dirfd;
 		free(d);
 		return rc;
 	}
-	d->lockfd = domain_open_file(d->dirfd, "locks", d->mode);
+	/* The lock file names every port's holder: the owner's alone. */
+	d->lockfd = domain_open_file(d->dirfd, "locks", d->mode, d->owner);
 	if (d->lockfd < 0) {
 		rc = d->lockfd;
 		close(d->dirfd);

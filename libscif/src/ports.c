@@ -108,7 +108,7 @@ static int admin_lockfd(struct domain *d)
 			   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dirfd < 0)
 		return -errno;
-	d->admin_lockfd = domain_open_file(dirfd, "locks", 0600);
+	d->admin_lockfd = domain_open_file(dirfd, "locks", 0600, 0);
 	close(dirfd);
 	return d->admin_lockfd;
 }

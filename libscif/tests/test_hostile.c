@@ -73,15 +73,27 @@ static void need_root(void)
 	}
 }
 
-/* A domain directory every user may enter: an explicit, shared domain. */
+/* A directory every user may enter, root's, as install -d -m 1777 makes. */
 static char shared_dir[64];
 
-static void use_shared_domain(void)
+static void use_shared_dir(void)
 {
 	snprintf(shared_dir, sizeof(shared_dir), "/tmp/scif-shared-XXXXXX");
 	CHECK(mkdtemp(shared_dir) != NULL);
 	CHECK(chmod(shared_dir, 01777) == 0);
 	setenv("SCIF_EMU_DOMAIN", shared_dir, 1);
+}
+
+/*
+ * An explicit, shared domain: such a directory, set up by its owner (its
+ * lock file is the owner's) before any other member comes.
+ */
+static void use_shared_domain(void)
+{
+	uint16_t self;
+
+	use_shared_dir();
+	CHECK(scif_get_nodeIDs(NULL, 0, &self) >= 1);
 }
 
 /* --- the bystander ----------------------------------------------------------
@@ -1341,6 +1353,95 @@ static void case_member_chmod_race(void)
 	unlink(chmod_target);
 }
 
+/* --- a member of a shared domain passes for no bound port -------------- */
+
+static struct harness_gate victim_bound, impostor_ready, client_done;
+
+/*
+ * Nobody, a member who came first: made the domain's lock file and node
+ * 0's directory, so both are its own. Once root listens on PORT, it puts a
+ * fresh lock file in place, holds PORT's lock there and listens on PORT's
+ * socket file instead of root.
+ */
+static void port_impostor(void *arg)
+{
+	(void)arg;
+	char path[300], node_dir[300], sock[320];
+
+	raw_become(NOBODY);
+	snprintf(path, sizeof(path), "%s/locks", raw_domain_dir());
+	snprintf(node_dir, sizeof(node_dir), "%s/0", raw_domain_dir());
+	snprintf(sock, sizeof(sock), "%s/%d", node_dir, PORT);
+	int lockfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	CHECK(lockfd >= 0 && fchmod(lockfd, 0666) == 0);
+	CHECK(mkdir(node_dir, 0777) == 0 && chmod(node_dir, 0777) == 0);
+	gate_open(&peer_ready);
+	gate_wait(&victim_bound);
+	CHECK(unlink(path) == 0);
+	close(lockfd);
+	CHECK(raw_hold_port(0, PORT) >= 0); /* a new lock file: still open */
+	unlink(sock);
+	struct sockaddr_un addr;
+	raw_address(&addr, "%s", sock);
+	int fake = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	CHECK(bind(fake, (struct sockaddr *)&addr, sizeof(addr)) == 0);
+	CHECK(chmod(sock, 0666) == 0 && listen(fake, 4) == 0);
+	gate_open(&impostor_ready);
+	gate_wait(&client_done);
+	/* Nobody's data came here. */
+	struct pollfd pending = {fake, POLLIN, 0};
+	CHECK(poll(&pending, 1, 0) == 0);
+}
+
+/* Root's client, forked before the domain was opened: opens it afresh. */
+static void impostor_client(void *arg)
+{
+	(void)arg;
+	struct scif_portID dst = {0, PORT};
+
+	gate_wait(&impostor_ready);
+	scif_epd_t epd = scif_open();
+	int rc = epd >= 0 ? scif_connect(epd, &dst) : -1, err = errno;
+
+	if (rc >= 0) {
+		CHECK(scif_send(epd, "secret", 6, SCIF_SEND_BLOCK) == 6);
+	} else {
+		/* Refused: a domain whose lock file another member made. */
+		if (err != EACCES)
+			fprintf(stderr, "    refused with %s\n", strerror(err));
+		CHECK(err == EACCES);
+	}
+	if (epd >= 0)
+		scif_close(epd);
+}
+
+static void case_port_impostor(void)
+{
+	need_root();
+	use_shared_dir(); /* the member comes before its owner set it up */
+	gates_init();
+	gate_init(&victim_bound);
+	gate_init(&impostor_ready);
+	gate_init(&client_done);
+	pid_t impostor = harness_spawn(0, port_impostor, NULL);
+	pid_t client = harness_spawn(1, impostor_client, NULL);
+	gate_wait(&peer_ready);
+	/* Root's listener: refused a lock file another member made. */
+	scif_epd_t listener = scif_open();
+	if (listener >= 0) {
+		CHECK(scif_bind(listener, PORT) == PORT);
+		CHECK(scif_listen(listener, 4) == 0);
+	} else {
+		CHECK(errno == EACCES);
+	}
+	gate_open(&victim_bound);
+	harness_join(client);
+	gate_open(&client_done);
+	harness_join(impostor);
+	if (listener >= 0)
+		scif_close(listener);
+}
+
 /* --- dispatch
  * ------------------------------------------------------------------ */
 
@@ -1366,6 +1467,7 @@ static const struct {
     {"odd_hellos", case_odd_hellos},
     {"member_fault_injection", case_member_fault_injection},
     {"member_chmod_race", case_member_chmod_race},
+    {"port_impostor", case_port_impostor},
 };
 
 int main(int argc, char **argv)
