@@ -213,7 +213,11 @@ typedef struct portID portID_t;
  * SCIF_OPEN_FAILED with errno ENOMEM/EMFILE/ENFILE when out of resources, or
  * EINVAL when the emulation environment (SCIF_EMU_NODE, SCIF_EMU_NODES,
  * SCIF_EMU_DOMAIN) is malformed. The environment is read here, so each
- * endpoint keeps the node identity it was opened with.
+ * endpoint keeps the node identity it was opened with. A domain given as
+ * an absolute directory must be the caller's or root's (else EPERM), not a
+ * symbolic link (ELOOP), and sticky if others may write it (else EPERM);
+ * EACCES when the domain belongs to someone else or its owner has not set
+ * it up (its lock file is not the owner's).
  */
 scif_epd_t scif_open(void);
 

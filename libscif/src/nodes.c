@@ -69,9 +69,13 @@ static int domain_directory(const char *env, char *out, size_t size)
 		env = DEFAULT_DOMAIN;
 	len = strlen(env);
 	if (env[0] == '/') {
+		/* "/dir/" would open what a symlink "/dir" points to. */
+		while (len > 1 && env[len - 1] == '/')
+			len--;
 		if (len > DOMAIN_PATH_MAX)
 			return -EINVAL;
-		memcpy(out, env, len + 1);
+		memcpy(out, env, len);
+		out[len] = '\0';
 		return 0;
 	}
 	/* A name: '/' would reach outside the user's own directory. */
@@ -184,6 +188,19 @@ static const char *private_name(const char *path, char *base, size_t size)
 	return name;
 }
 
+/*
+ * Whether a directory named by its path may be a domain of ours. Its owner
+ * can replace anything in it, so it must be ours or root's (one another
+ * user made, maybe before us, would be theirs to rule); and whoever else may
+ * write it must not be able to remove or rename our files there, so it is
+ * sticky then (a shared domain's mode, e.g. 1777 or 1770).
+ */
+static bool trusted_domain_dir(const struct stat *st)
+{
+	return (st->st_uid == geteuid() || st->st_uid == 0) &&
+	       (!(st->st_mode & 022) || (st->st_mode & S_ISVTX));
+}
+
 static int open_domain_dir(const char *path, unsigned *mode, uid_t *owner)
 {
 	char base[32];
@@ -210,12 +227,15 @@ static int open_domain_dir(const char *path, unsigned *mode, uid_t *owner)
 	/* A directory named by its path: access is what its owner set. */
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return -errno;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		return lstat(path, &st) == 0 && S_ISLNK(st.st_mode) ? -ELOOP
+								    : -err;
+	}
+	if (fstat(fd, &st) < 0 || !trusted_domain_dir(&st)) {
 		close(fd);
-		return -EACCES;
+		return -EPERM;
 	}
 	/* What we create there is sticky too when others may write it. */
 	*mode = st.st_mode & 0777;

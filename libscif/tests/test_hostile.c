@@ -1442,6 +1442,88 @@ static void case_port_impostor(void)
 		scif_close(listener);
 }
 
+/* --- an absolute domain path is used only when it is safe -------------- */
+
+static char other_dir[64];
+
+/* Nobody sets up a shared domain of its own, as its owner would. */
+static void dir_maker(void *arg)
+{
+	(void)arg;
+	uint16_t self;
+
+	raw_become(NOBODY);
+	CHECK(mkdir(other_dir, 0700) == 0 && chmod(other_dir, 01777) == 0);
+	setenv("SCIF_EMU_DOMAIN", other_dir, 1);
+	CHECK(scif_get_nodeIDs(NULL, 0, &self) >= 1);
+}
+
+/* SCIF_EMU_DOMAIN=dir: scif_open and scif_get_nodeIDs fail with err. */
+static void domain_refused(const char *dir, int err)
+{
+	uint16_t self;
+
+	setenv("SCIF_EMU_DOMAIN", dir, 1);
+	CHECK_FAILS(scif_open(), err);
+	CHECK_FAILS(scif_get_nodeIDs(NULL, 0, &self), err);
+}
+
+static void domain_accepted(const char *dir)
+{
+	setenv("SCIF_EMU_DOMAIN", dir, 1);
+	scif_epd_t epd = scif_open();
+	CHECK(epd >= 0 && scif_bind(epd, PORT) == PORT);
+	scif_close(epd);
+}
+
+/* Our own directory: not through a symlink, nor open to all unless sticky. */
+static void own_directories(void)
+{
+	char dir[64], link[80];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "/tmp/scif-abs-XXXXXX");
+	CHECK(mkdtemp(dir) != NULL);
+	domain_accepted(dir);
+	snprintf(link, sizeof(link), "%s/0", dir);
+	CHECK(rmdir(link) == 0); /* node 0's, made 0700 like the domain */
+	CHECK(chmod(dir, 0777) == 0);
+	domain_refused(dir, EPERM);
+	CHECK(chmod(dir, 01777) == 0);
+	domain_accepted(dir);
+	/* What we create in it is sticky like it. */
+	CHECK(stat(link, &st) == 0 && (st.st_mode & 07777) == 01777);
+	/* A symlink to it is not it: whoever made the link chose the place. */
+	snprintf(link, sizeof(link), "%s-link", dir);
+	CHECK(symlink(dir, link) == 0);
+	domain_refused(link, ELOOP);
+	unlink(link);
+	harness_remove_domain(dir);
+}
+
+/* Another user's directory, even one set up as a shared domain. */
+static void other_users_directory(void)
+{
+	snprintf(other_dir, sizeof(other_dir), "/tmp/scif-nobody-%d",
+		 (int)getpid());
+	harness_join(harness_spawn(0, dir_maker, NULL));
+	domain_refused(other_dir, EPERM);
+	harness_remove_domain(other_dir);
+}
+
+static void case_absolute_domains(void)
+{
+	char own[256];
+
+	snprintf(own, sizeof(own), "%s", getenv("SCIF_EMU_DOMAIN"));
+	own_directories();
+	if (geteuid() == 0)
+		other_users_directory();
+	else
+		printf("SKIPPED another user's directory: needs root\n");
+	setenv("SCIF_EMU_DOMAIN", own, 1); /* for the harness to remove */
+}
+
 /* --- dispatch
  * ------------------------------------------------------------------ */
 
@@ -1468,6 +1550,7 @@ static const struct {
     {"member_fault_injection", case_member_fault_injection},
     {"member_chmod_race", case_member_chmod_race},
     {"port_impostor", case_port_impostor},
+    {"absolute_domains", case_absolute_domains},
 };
 
 int main(int argc, char **argv)
