@@ -162,6 +162,17 @@ struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),
 	return found;
 }
 
+size_t ep_count(bool (*fn)(struct endpoint *, const void *), const void *arg)
+{
+	size_t count = 0;
+
+	pthread_mutex_lock(&table_lock);
+	for (size_t i = 0; i < table_size; i++)
+		count += table[i] && fn(table[i], arg);
+	pthread_mutex_unlock(&table_lock);
+	return count;
+}
+
 /* Releases everything ep owns; the caller retired its windows. */
 static void ep_destroy(struct endpoint *ep)
 {

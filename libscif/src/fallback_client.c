@@ -94,9 +94,10 @@ static int request(struct endpoint *ep, enum rma_dir dir,
 	int32_t status;
 	int rc;
 
+	/* -ENOTCONN: closed unanswered (idle, or replaced): nothing done. */
 	if ((rc = fallback_io(fd, RMA_WRITE, &req, sizeof(req))) < 0 ||
 	    (rc = fallback_io(fd, RMA_READ, &status, sizeof(status))) < 0)
-		return rc;
+		return rc == -ECONNRESET ? -ENOTCONN : rc;
 	if (status)
 		return -status; /* range or protection: nothing moved */
 	if (dir == RMA_WRITE) {
@@ -129,10 +130,19 @@ int fallback_copy(struct endpoint *ep, enum rma_dir dir,
 	int rc = 0;
 
 	pthread_mutex_lock(&ep->channel_lock);
-	if (ep->channel_fd < 0)
+	bool reused = ep->channel_fd >= 0;
+	if (!reused)
 		rc = channel_open(ep);
 	if (rc == 0) {
 		rc = request(ep, dir, local, roffset, len);
+		if (rc == -ENOTCONN && reused) {
+			/* The service closed it for idleness: a new one. */
+			channel_close(ep);
+			if ((rc = channel_open(ep)) == 0)
+				rc = request(ep, dir, local, roffset, len);
+		}
+		if (rc == -ENOTCONN)
+			rc = -ECONNRESET;
 		if (rc == -ETIMEDOUT || rc == -ECONNRESET || rc == -EPROTO) {
 			/* A peer that stalls or breaks the protocol is gone. */
 			channel_close(ep);

@@ -3,8 +3,9 @@
  * The server side of the fallback RMA path: one listening socket per
  * process and domain, "<domain>/rma/<pid>", in the domain's protected
  * directory. Each accepted channel gets a thread of its own, so a slow or
- * hostile client holds up nobody else, and every step of a request is
- * bounded by FALLBACK_TIMEOUT_MS. A channel serves exactly one of our
+ * hostile client holds up nobody else, every step of a request is bounded
+ * by FALLBACK_TIMEOUT_MS, and each client has a fair share of channels (see
+ * below), so none can starve another. A channel serves exactly one of our
  * endpoints: the one its client is connected to, as the kernel tells
  * (SO_PEERCRED), and only that endpoint's windows with their protection.
  * Copies into and out of windows go through process_vm_* on ourselves, so
@@ -23,8 +24,6 @@
 
 #include "internal.h"
 
-#define SERVICE_MAX_CHANNELS 64
-
 struct service {
 	struct service *next;
 	struct domain *dom;
@@ -34,7 +33,6 @@ struct service {
 
 static pthread_mutex_t services_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct service *services;
-static atomic_int channels;
 
 int fallback_io(int fd, enum rma_dir dir, void *buf, size_t len)
 {
@@ -64,6 +62,81 @@ void fallback_set_timeouts(int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/* --- fair shares ------------------------------------------------------------
+ */
+
+/*
+ * A client process gets at most two channels per connection it has with
+ * us (one serving it, one being opened to take over), a process with none
+ * gets no channel at all: no peer can take another's share, and nobody
+ * ties up our threads for nothing. A connection is served by its newest
+ * channel only, and a channel left idle for FALLBACK_IDLE_MS is closed
+ * (the client opens another when it needs one).
+ */
+struct channel {
+	struct channel *next;
+	int fd;
+	pid_t server; /* the process serving it: not a fork()ed child */
+	pid_t client;
+	struct endpoint *ep; /* the connection it serves, once open */
+};
+
+static pthread_mutex_t channels_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct channel *channels;
+
+/* False once ep is closed, even by close(2) its windows never saw. */
+static bool still_served(struct endpoint *ep)
+{
+	return !atomic_load(&ep->closing) && !ep_is_stale(ep);
+}
+
+static bool connected_to(struct endpoint *ep, const void *arg)
+{
+	return ep->owner == self_pid() && ep->state == EP_CONNECTED &&
+	       ep->peer_pid == *(const pid_t *)arg && still_served(ep);
+}
+
+/* A channel for fd, a new client of ours, or NULL: beyond its share. */
+static struct channel *channel_admit(int fd, pid_t client)
+{
+	size_t share = 2 * ep_count(connected_to, &client), held = 0;
+	struct channel *ch = NULL;
+
+	pthread_mutex_lock(&channels_lock);
+	for (struct channel *c = channels; c; c = c->next)
+		held += c->server == self_pid() && c->client == client;
+	if (held < share && (ch = malloc(sizeof(*ch))) != NULL) {
+		*ch = (struct channel){channels, fd, self_pid(), client, NULL};
+		channels = ch;
+	}
+	pthread_mutex_unlock(&channels_lock);
+	return ch;
+}
+
+/* ch now serves ep: an older channel of ep's is shut down. */
+static void channel_serve(struct channel *ch, struct endpoint *ep)
+{
+	pthread_mutex_lock(&channels_lock);
+	for (struct channel *c = channels; c; c = c->next)
+		if (c != ch && c->server == self_pid() && c->ep == ep)
+			shutdown(c->fd, SHUT_RDWR);
+	ch->ep = ep;
+	pthread_mutex_unlock(&channels_lock);
+}
+
+static void channel_leave(struct channel *ch)
+{
+	struct channel **link = &channels;
+
+	pthread_mutex_lock(&channels_lock);
+	while (*link != ch)
+		link = &(*link)->next;
+	*link = ch->next;
+	pthread_mutex_unlock(&channels_lock);
+	close(ch->fd);
+	free(ch);
+}
+
 /* --- one channel ------------------------------------------------------------
  */
 
@@ -71,12 +144,6 @@ struct channel_owner {
 	uint64_t token;
 	pid_t client;
 };
-
-/* False once ep is closed, even by close(2) its windows never saw. */
-static bool still_served(struct endpoint *ep)
-{
-	return !atomic_load(&ep->closing) && !ep_is_stale(ep);
-}
 
 /* The endpoint a channel may serve: ours, connected, to that client. */
 static bool serves(struct endpoint *ep, const void *arg)
@@ -175,15 +242,20 @@ static bool serve_request(int fd, struct endpoint *ep,
 	       fallback_io(fd, RMA_WRITE, &status, sizeof(status)) == 0;
 }
 
-/* Waits for the next request while ep stays connected and open. */
+/*
+ * Waits for the next request while ep stays connected and open, at most
+ * FALLBACK_IDLE_MS.
+ */
 static bool wait_request(int fd, struct endpoint *ep)
 {
 	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	int64_t idle_end = now_ms() + FALLBACK_IDLE_MS;
 
 	for (;;) {
-		if (!still_served(ep) || ep_peer_state(ep) < 0)
+		int64_t left = idle_end - now_ms();
+		if (left <= 0 || !still_served(ep) || ep_peer_state(ep) < 0)
 			return false;
-		int n = poll(&pfd, 1, 500);
+		int n = poll(&pfd, 1, left < 500 ? (int)left : 500);
 		if (n > 0)
 			return true;
 		if (n < 0 && errno != EINTR)
@@ -193,23 +265,23 @@ static bool wait_request(int fd, struct endpoint *ep)
 
 static void *channel_main(void *arg)
 {
-	int fd = (int)(intptr_t)arg;
+	struct channel *ch = arg;
+	int fd = ch->fd;
 	struct fallback_open open_msg;
 	struct fallback_request req;
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
 	struct endpoint *ep = NULL;
 	char *bounce = malloc(FALLBACK_CHUNK);
 	int32_t status = EACCES;
 
 	fallback_set_timeouts(fd);
 	if (bounce &&
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 &&
 	    fallback_io(fd, RMA_READ, &open_msg, sizeof(open_msg)) == 0 &&
 	    open_msg.magic == FALLBACK_MAGIC &&
 	    open_msg.version == FALLBACK_VERSION) {
-		struct channel_owner who = {open_msg.token, cred.pid};
+		struct channel_owner who = {open_msg.token, ch->client};
 		ep = ep_find(serves, &who);
+		if (ep)
+			channel_serve(ch, ep);
 		status = ep ? 0 : EACCES;
 		if (fallback_io(fd, RMA_WRITE, &status, sizeof(status)) < 0)
 			status = EPIPE;
@@ -218,11 +290,10 @@ static void *channel_main(void *arg)
 	       fallback_io(fd, RMA_READ, &req, sizeof(req)) == 0 &&
 	       serve_request(fd, ep, &req, bounce))
 		;
+	channel_leave(ch);
 	if (ep)
 		ep_put(ep);
 	free(bounce);
-	close(fd);
-	atomic_fetch_sub(&channels, 1);
 	return NULL;
 }
 
@@ -250,21 +321,23 @@ static void *accept_main(void *arg)
 				nanosleep(&pause, NULL);
 			continue;
 		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct channel *ch =
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0
+			? channel_admit(fd, cred.pid)
+			: NULL;
+		if (!ch) {
+			close(fd);
+			continue;
+		}
 		pthread_attr_t attr;
 		pthread_t thread;
-		bool started = false;
-		if (atomic_fetch_add(&channels, 1) < SERVICE_MAX_CHANNELS) {
-			pthread_attr_init(&attr);
-			pthread_attr_setdetachstate(&attr,
-						    PTHREAD_CREATE_DETACHED);
-			started = pthread_create(&thread, &attr, channel_main,
-						 (void *)(intptr_t)fd) == 0;
-			pthread_attr_destroy(&attr);
-		}
-		if (!started) {
-			atomic_fetch_sub(&channels, 1);
-			close(fd);
-		}
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&thread, &attr, channel_main, ch) != 0)
+			channel_leave(ch);
+		pthread_attr_destroy(&attr);
 	}
 	return NULL;
 }
@@ -292,10 +365,13 @@ static int listen_here(struct domain *d)
 
 void services_fork_lock(bool lock)
 {
-	if (lock)
+	if (lock) {
 		pthread_mutex_lock(&services_lock);
-	else
+		pthread_mutex_lock(&channels_lock);
+	} else {
+		pthread_mutex_unlock(&channels_lock);
 		pthread_mutex_unlock(&services_lock);
+	}
 }
 
 int fallback_service_start(struct endpoint *ep)

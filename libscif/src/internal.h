@@ -46,6 +46,7 @@
 /* Waits on a peer that the library bounds (see the trust model). */
 #define RETIRE_WAIT_MS	    20	 /* unregister/close vs the peer's RMAs */
 #define FALLBACK_TIMEOUT_MS 1000 /* one step of a fallback RMA */
+#define FALLBACK_IDLE_MS    5000 /* a fallback channel with no request */
 
 /* Stores err in errno and returns -1: the common failure exit. */
 static inline int fail(int err)
@@ -348,6 +349,8 @@ void ep_put(struct endpoint *ep);
  * is returned referenced. */
 struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),
 			 const void *arg);
+/* The number of published endpoints fn returns true for. */
+size_t ep_count(bool (*fn)(struct endpoint *, const void *), const void *arg);
 
 /* SCIF_EMU_RMA_PATH: the path new endpoints start with. */
 enum rma_path rma_path_default(void);

@@ -877,15 +877,16 @@ static void case_closed_descriptor(void)
 /* --- 5. the fallback path ---------------------------------------------------
  */
 
-/* A process we are not connected to gets nothing from our service. */
+/*
+ * A process we are not connected to gets nothing from our service: no
+ * share of channels, so not even an answer.
+ */
 static void stranger(void *arg)
 {
 	pid_t victim = (pid_t)(intptr_t)arg;
 	for (uint64_t token = 0; token < 64; token++) {
 		int32_t status = 0;
-		int fd = raw_channel(victim, token, &status);
-		CHECK(fd >= 0 && status == EACCES);
-		close(fd);
+		CHECK(raw_channel(victim, token, &status) < 0);
 	}
 }
 
@@ -900,7 +901,11 @@ static void scoped_peer(void *arg)
 	char data[4096];
 
 	gate_wait(&token_gate);
-	int chan = raw_channel(victim, vt->token, &status);
+	/* Naming a connection that is not ours: refused. */
+	int chan = raw_channel(victim, vt->token + 1, &status);
+	CHECK(chan >= 0 && status == EACCES);
+	close(chan);
+	chan = raw_channel(victim, vt->token, &status);
 	CHECK(chan >= 0 && status == 0);
 	const struct {
 		uint32_t dir;
@@ -1524,6 +1529,122 @@ static void case_absolute_domains(void)
 	setenv("SCIF_EMU_DOMAIN", own, 1); /* for the harness to remove */
 }
 
+/* --- no peer takes another's share of the fallback service -------------- */
+
+#define HOG_CHANNELS 100
+
+/* Channels of fds still open at the other end: no end of stream yet. */
+static int open_channels(const int *fds, int count)
+{
+	int open = 0;
+
+	for (int i = 0; i < count; i++) {
+		struct pollfd pfd = {fds[i], POLLIN, 0};
+		open += fds[i] >= 0 && poll(&pfd, 1, 0) == 0;
+	}
+	return open;
+}
+
+/*
+ * A connected peer that opens HOG_CHANNELS channels for its one connection
+ * and holds them idle: it keeps the newest (and one being opened) at most,
+ * and not for longer than FALLBACK_IDLE_MS.
+ */
+static void channel_hog(void *arg)
+{
+	pid_t victim = (pid_t)(intptr_t)arg;
+	unsigned char *mine = raw_fixed_pages(CANARY_ADDR, 4096, 0);
+	int fd = raw_peer_with_window(mine, 4096, NULL);
+	const struct window_table *vt = raw_map_table(raw_recv_hello(fd));
+	int32_t status;
+	int chans[HOG_CHANNELS];
+
+	gate_wait(&token_gate); /* the victim's service runs */
+	for (int i = 0; i < HOG_CHANNELS; i++)
+		chans[i] = raw_channel(victim, vt->token, &status);
+	gate_open(&peer_ready);
+	struct timespec t0;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (open_channels(chans, HOG_CHANNELS) > 2 &&
+	       raw_ms_since(&t0) < 1000)
+		usleep(10000);
+	CHECK(open_channels(chans, HOG_CHANNELS) <= 2);
+	while (open_channels(chans, HOG_CHANNELS) > 0 &&
+	       raw_ms_since(&t0) < 3 * FALLBACK_IDLE_MS)
+		usleep(10000);
+	CHECK(open_channels(chans, HOG_CHANNELS) == 0); /* idle: closed */
+	gate_wait(&peer_done);
+}
+
+/* A member with no connection: silent connections to the service. */
+static void silent_member(void *arg)
+{
+	pid_t victim = (pid_t)(intptr_t)arg;
+	struct sockaddr_un addr;
+
+	raw_address(&addr, "%s/rma/%d", raw_domain_dir(), (int)victim);
+	for (int i = 0; i < HOG_CHANNELS; i++) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		connect(fd, (struct sockaddr *)&addr, sizeof(addr));
+	}
+	gate_open(&peer_go);
+	gate_wait(&peer_done);
+}
+
+/* An honest peer whose RMAs go through the victim's service. */
+static void starved_reader(void *arg)
+{
+	(void)arg;
+	scif_epd_t epd = harness_connect(0, PORT);
+	off_t off;
+	char *buf = local_pages(65536, 0);
+
+	CHECK(scif_recv(epd, &off, sizeof(off), SCIF_RECV_BLOCK) ==
+	      sizeof(off));
+	CHECK(scif_vreadfrom(epd, buf, 65536, off, SCIF_RMA_SYNC) == 0);
+	CHECK(buf[0] == 0x3c && buf[65535] == 0x3c);
+	CHECK(strcmp(scif_emu_ep_rma_path(epd), "socket") == 0);
+	/* Its channel closed for idleness meanwhile: a new one serves. */
+	usleep((FALLBACK_IDLE_MS + 500) * 1000);
+	memset(buf, 0, 65536);
+	CHECK(scif_vreadfrom(epd, buf, 65536, off, SCIF_RMA_SYNC) == 0);
+	CHECK(buf[0] == 0x3c && buf[65535] == 0x3c);
+	scif_close(epd);
+}
+
+static void case_fallback_fair_share(void)
+{
+	struct scif_portID peer;
+
+	setenv("SCIF_EMU_RMA_PATH", "socket", 1);
+	gates_init();
+	gate_init(&token_gate);
+	scif_epd_t listener = harness_listener(PORT);
+	pid_t hog = harness_spawn(1, channel_hog, (void *)(intptr_t)getpid());
+	scif_epd_t hog_conn = accept_one(listener, &peer);
+	pid_t reader = harness_spawn(1, starved_reader, NULL);
+	scif_epd_t conn = accept_one(listener, &peer);
+	char *win = local_pages(65536, 0x3c);
+	off_t off = scif_register(conn, win, 65536, 0, SCIF_PROT_READ, 0);
+	CHECK(off >= 0);
+	gate_open(&token_gate);
+	gate_wait(&peer_ready);
+	pid_t member =
+	    harness_spawn(1, silent_member, (void *)(intptr_t)getpid());
+	gate_wait(&peer_go);
+	/* Every channel the two could take is taken: now the honest peer. */
+	CHECK(scif_send(conn, &off, sizeof(off), SCIF_SEND_BLOCK) ==
+	      sizeof(off));
+	harness_join(reader);
+	gate_open(&peer_done);
+	gate_open(&peer_done);
+	harness_join(hog);
+	harness_join(member);
+	scif_close(conn);
+	scif_close(hog_conn);
+	scif_close(listener);
+}
+
 /* --- dispatch
  * ------------------------------------------------------------------ */
 
@@ -1551,6 +1672,7 @@ static const struct {
     {"member_chmod_race", case_member_chmod_race},
     {"port_impostor", case_port_impostor},
     {"absolute_domains", case_absolute_domains},
+    {"fallback_fair_share", case_fallback_fair_share},
 };
 
 int main(int argc, char **argv)
