@@ -22,20 +22,20 @@
 #include "internal.h"
 
 /*
- * Opens the subdirectory name of dirfd, creating it with d's mode. Created
- * 0700 and opened before it gets its mode, so nobody can put anything in it
- * or swap it first; one that exists may be any member's (what a member can
- * do there is remove files, never pass for their owner).
+ * Opens the subdirectory name of d, creating it with d's mode. Created 0700
+ * and opened before it gets its mode, so nobody can put anything in it or
+ * swap it first; one that exists may be any member's (what a member can do
+ * there is remove files, never pass for their owner).
  */
-static int domain_subdir(const struct domain *d, int dirfd, const char *name)
+static int domain_subdir(const struct domain *d, const char *name)
 {
-	bool made = mkdirat(dirfd, name, 0700) == 0;
+	bool made = mkdirat(d->dirfd, name, 0700) == 0;
 	struct stat st;
 	int fd;
 
 	if (!made && errno != EEXIST)
 		return -errno;
-	fd = openat(dirfd, name,
+	fd = openat(d->dirfd, name,
 		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOTDIR || errno == ELOOP ? -EACCES : -errno;
@@ -64,8 +64,8 @@ int domain_open_file(int dirfd, const char *name, unsigned mode, uid_t owner)
 			    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 			    mode & 0666);
 		if (fd >= 0) {
-			fchmod(fd,
-			       mode & 0666); /* as set, whatever the umask */
+			/* As set, whatever the umask. */
+			fchmod(fd, mode & 0666);
 			return fd;
 		}
 		if (errno != EEXIST)
@@ -114,8 +114,8 @@ int domain_bind_socket(const struct domain *d, int sock, const char *dir,
 		       const char *name, const void *addr, unsigned addr_len,
 		       unsigned mode)
 {
-	int dirfd = domain_subdir(d, d->dirfd, dir);
-	int rc = 0;
+	int dirfd = domain_subdir(d, dir);
+	int rc;
 
 	if (dirfd < 0)
 		return dirfd;
