@@ -69,7 +69,9 @@ def backend_in_use() -> str:
     """Module of the pyzmq backend that ``import zmq`` selected."""
     import zmq.backend
 
-    return zmq.backend.Context.__module__.rpartition(".")[0]
+    package = zmq.backend.Context.__module__.rpartition(".")[0]
+    # Ours lives in a subpackage per pyzmq version (scif_zmq.backend.pyzmq_X_Y_Z).
+    return BACKEND if package.startswith(BACKEND + ".") else package
 
 
 def scif_nodes() -> tuple[int, list[int]]:
