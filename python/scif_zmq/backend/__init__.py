@@ -30,11 +30,11 @@ def supported_versions() -> list[str]:
 
 
 PYZMQ_VERSION = metadata.version("pyzmq")
-if PYZMQ_VERSION not in supported_versions():
+if PYZMQ_VERSION not in (_supported := supported_versions()):
     raise ImportError(
         f"scif_zmq.backend: pyzmq {PYZMQ_VERSION} is installed, but this scif-zmq has a backend "
-        f"for pyzmq {' and '.join(supported_versions())} only: install one of them "
-        f"(pip install pyzmq=={supported_versions()[-1]})"
+        f"for pyzmq {' and '.join(_supported)} only: install one of them "
+        f"(pip install pyzmq=={_supported[-1]})"
     )
 
 # Before libzmq is loaded, so that it gets the chosen libscif.so.0.
