@@ -12,7 +12,9 @@
  * Conventions shared by every function below:
  *  - On failure a function returns -1 (or the SCIF_*_FAILED value named in
  *    its description) and sets errno.
- *  - EBADF: epd is not an open file descriptor. ENOTTY: epd is an open file
+ *  - EBADF: epd is not an open file descriptor, or an endpoint another
+ *    process opened (inherited across fork(): only scif_close works there,
+ *    dropping this process's descriptor). ENOTTY: epd is an open file
  *    descriptor but not a SCIF endpoint. (MPSS documents EINVAL as well for
  *    bad descriptors; this implementation uses EBADF/ENOTTY.)
  *  - An endpoint is in one of these states: unbound (fresh from scif_open),

@@ -23,15 +23,22 @@ static void fork_prepare(void)
 	dma_fork_lock(true);
 	services_fork_lock(true);
 	domains_fork_lock(true);
-	endpoints_fork_lock(true);
+	endpoints_fork_prepare();
 }
 
+/* The locks but the endpoint table's, which each side gives back itself. */
 static void fork_done(void)
 {
-	endpoints_fork_lock(false);
 	domains_fork_lock(false);
 	services_fork_lock(false);
 	dma_fork_lock(false);
+}
+
+/* Waits, last, for the child to drop our endpoints (endpoints.c). */
+static void fork_parent(void)
+{
+	fork_done();
+	endpoints_fork_parent();
 }
 
 /*
@@ -57,12 +64,13 @@ static void fork_child(void)
 	atomic_store_explicit(&own_pid, 0, memory_order_relaxed);
 	stats_fork_child();
 	dma_fork_child();
+	endpoints_fork_child();
 	fork_done();
 }
 
 __attribute__((constructor)) static void fork_safety(void)
 {
-	pthread_atfork(fork_prepare, fork_done, fork_child);
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 /* Requesters scif_accept may refuse in one call before it returns. */
@@ -208,9 +216,10 @@ int scif_listen(scif_epd_t epd, int backlog)
 		rc = -EINVAL;
 	} else if (ep->state != EP_BOUND) {
 		rc = -EISCONN;
-	} else if (listen(ep->fd, backlog < 1 ? 1 : backlog) < 0) {
+	} else if ((rc = handshake_pass_credentials(ep->fd, true)) == 0 &&
+		   listen(ep->fd, backlog < 1 ? 1 : backlog) < 0) {
 		rc = -errno;
-	} else {
+	} else if (rc == 0) {
 		/* accept(2) must never block: scif_accept polls instead. */
 		fcntl(ep->fd, F_SETFL, fcntl(ep->fd, F_GETFL) | O_NONBLOCK);
 		ep->state = EP_LISTENING;

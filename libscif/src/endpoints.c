@@ -22,12 +22,35 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct endpoint **table;
 static size_t table_size;
 
-void endpoints_fork_lock(bool lock)
+/*
+ * Open while a fork() of a process with endpoints is under way: the child
+ * closes its write end once it dropped them, so the parent knows.
+ */
+static int fork_sync[2] = {-1, -1};
+
+void endpoints_fork_prepare(void)
 {
-	if (lock)
-		pthread_mutex_lock(&table_lock);
-	else
-		pthread_mutex_unlock(&table_lock);
+	pthread_mutex_lock(&table_lock);
+	for (size_t i = 0; i < table_size; i++)
+		if (table[i] && table[i]->fd >= 0) {
+			if (pipe2(fork_sync, O_CLOEXEC) < 0)
+				fork_sync[0] = fork_sync[1] = -1;
+			break;
+		}
+}
+
+void endpoints_fork_parent(void)
+{
+	char byte;
+
+	if (fork_sync[0] >= 0) {
+		close(fork_sync[1]);
+		while (read(fork_sync[0], &byte, 1) < 0 && errno == EINTR)
+			;
+		close(fork_sync[0]);
+		fork_sync[0] = fork_sync[1] = -1;
+	}
+	pthread_mutex_unlock(&table_lock);
 }
 
 int ep_bad_descriptor_errno(scif_epd_t epd)
@@ -124,7 +147,7 @@ struct endpoint *ep_get_live(scif_epd_t epd)
 {
 	struct endpoint *ep = ep_get(epd);
 
-	if (ep && ep->owner == self_pid() && ep_is_stale(ep)) {
+	if (ep && ep_is_stale(ep)) {
 		ep_put(ep);
 		errno = ep_bad_descriptor_errno(epd);
 		return NULL;
@@ -135,16 +158,45 @@ struct endpoint *ep_get_live(scif_epd_t epd)
 struct endpoint *ep_get(scif_epd_t epd)
 {
 	struct endpoint *ep = NULL;
+	bool inherited = false;
 
 	pthread_mutex_lock(&table_lock);
 	if (epd >= 0 && (size_t)epd < table_size && table[epd]) {
-		ep = table[epd];
-		atomic_fetch_add(&ep->refs, 1);
+		/* The peer knows its creator: a fork()ed copy is none. */
+		inherited = table[epd]->owner != self_pid();
+		if (!inherited) {
+			ep = table[epd];
+			atomic_fetch_add(&ep->refs, 1);
+		}
 	}
 	pthread_mutex_unlock(&table_lock);
 	if (!ep)
-		errno = ep_bad_descriptor_errno(epd);
+		errno = inherited ? EBADF : ep_bad_descriptor_errno(epd);
 	return ep;
+}
+
+void endpoints_fork_child(void)
+{
+	int inert = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	for (size_t i = 0; i < table_size; i++) {
+		struct endpoint *ep = table[i];
+		if (!ep || ep->fd < 0)
+			continue;
+		/* Out of descriptors: the number is given up instead. */
+		if (inert < 0 || dup3(inert, ep->fd, O_CLOEXEC) < 0) {
+			close(ep->fd);
+			ep->fd = -1;
+		}
+	}
+	if (inert >= 0)
+		close(inert);
+	if (fork_sync[0] >= 0) {
+		close(fork_sync[0]);
+		close(fork_sync[1]);
+		fork_sync[0] = fork_sync[1] = -1;
+	}
+	pthread_mutex_unlock(&table_lock);
 }
 
 struct endpoint *ep_find(bool (*fn)(struct endpoint *, const void *),

@@ -201,8 +201,6 @@ int scif_fence_mark(scif_epd_t epd, int flags, int *mark)
 	if ((flags & ~(SCIF_FENCE_INIT_SELF | SCIF_FENCE_INIT_PEER)) ||
 	    !init_flags_valid(flags) || !mark)
 		rc = -EINVAL;
-	else if (ep->owner != self_pid())
-		rc = -EACCES; /* RMAs are the creator's (see rma.c) */
 	else if ((rc = ep_check_connected(ep)) == 0)
 		*mark = mark_now(ep, flags & SCIF_FENCE_INIT_PEER);
 	ep_put(ep);
@@ -220,8 +218,6 @@ int scif_fence_wait(scif_epd_t epd, int mark)
 		return -1;
 	if (mark < 0 || (mark & ~(MARK_PEER | MARK_COUNT)))
 		rc = -EINVAL;
-	else if (ep->owner != self_pid())
-		rc = -EACCES;
 	else if (mark & MARK_PEER) {
 		if ((rc = ep_check_connected(ep)) == 0)
 			rc = wait_mark(ep, mark);
@@ -347,8 +343,6 @@ int scif_fence_signal(scif_epd_t epd, off_t loff, uint64_t lval, off_t roff,
 	    !(args.local || args.remote) || (args.local && (loff & 3)) ||
 	    (args.remote && (roff & 3)))
 		rc = -EINVAL;
-	else if (ep->owner != self_pid())
-		rc = -EACCES;
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 ((args.local && loff < 0) || (args.remote && roff < 0)))
 		rc = -ENXIO;

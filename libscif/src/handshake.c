@@ -5,7 +5,12 @@
  * Who the peer is comes from the kernel only: its credentials and pidfd
  * from the socket (SO_PEERCRED, SO_PEERPIDFD), its port from the address
  * its socket is bound to, checked against the holder of that port's lock.
- * Nothing the peer sends can name another process.
+ * Nothing the peer sends can name another process. SO_PEERCRED names the
+ * process that called connect(2) or listen(2), not one that took the socket
+ * over (a fork()ed child accepting on its parent's listener): the hello must
+ * come from that very process (SCM_CREDENTIALS), else the connection is
+ * reset, as RMAs would reach the process named, not the one that sent the
+ * window table.
  *
  * Each side then creates its window table in a memfd, sealed so that it
  * can neither shrink nor grow (no SIGBUS for the reader) and cannot be
@@ -119,6 +124,15 @@ static int send_hello(struct endpoint *ep, int memfd)
 /* --- the peer, from the kernel ---------------------------------------------
  */
 
+int handshake_pass_credentials(int fd, bool on)
+{
+	int value = on;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &value, sizeof(value)) < 0)
+		return -errno;
+	return 0;
+}
+
 static int peer_credentials(int fd, struct ucred *cred)
 {
 	socklen_t len = sizeof(*cred);
@@ -226,6 +240,9 @@ int handshake_connect(struct endpoint *ep, const struct scif_portID *dst)
 
 	if (node_offline(ep->dom, dst->node))
 		return -ENODEV;
+	/* Before the listener's hello can arrive: see the top. */
+	if ((rc = handshake_pass_credentials(ep->fd, true)) < 0)
+		return rc;
 	rc = port_connect(ep->dom, dst->node, dst->port, ep->fd);
 	if (rc < 0)
 		return rc;
@@ -310,13 +327,24 @@ static struct window_table *table_adopt(int memfd)
 }
 
 /*
- * Keeps the first descriptor received, closes any other; false when the
- * kernel had to drop some (EMFILE, or more than we take).
+ * Keeps the first descriptor received, closes any other, and notes a piece
+ * of the hello that was not sent by the peer's process (or not said by
+ * whom); false when the kernel had to drop some (EMFILE, or more than we
+ * take).
  */
-static bool collect_fds(struct endpoint *ep, struct msghdr *msg)
+static bool collect_control(struct endpoint *ep, struct msghdr *msg)
 {
+	bool from_peer = false;
+
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c;
 	     c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET &&
+		    c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(struct ucred))) {
+			struct ucred cred;
+			memcpy(&cred, CMSG_DATA(c), sizeof(cred));
+			from_peer = cred.pid == ep->peer_pid;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
 		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -329,6 +357,7 @@ static bool collect_fds(struct endpoint *ep, struct msghdr *msg)
 				close(fd);
 		}
 	}
+	ep->hello.foreign |= !from_peer;
 	return !(msg->msg_flags & MSG_CTRUNC);
 }
 
@@ -339,7 +368,8 @@ static int hello_complete(struct endpoint *ep)
 
 	memcpy(&hello, ep->hello.bytes, sizeof(hello));
 	if (hello.magic == WINDOW_TABLE_MAGIC &&
-	    hello.version == WINDOW_TABLE_VERSION && ep->hello.memfd >= 0)
+	    hello.version == WINDOW_TABLE_VERSION && ep->hello.memfd >= 0 &&
+	    !ep->hello.foreign)
 		t = table_adopt(ep->hello.memfd);
 	if (ep->hello.memfd >= 0)
 		close(ep->hello.memfd);
@@ -348,6 +378,8 @@ static int hello_complete(struct endpoint *ep)
 		ep_reset(ep, ECONNRESET); /* not a libscif peer we can trust */
 		return -ECONNRESET;
 	}
+	/* Data need not be told apart by sender: reads are not split. */
+	handshake_pass_credentials(ep->fd, false);
 	atomic_store_explicit(&ep->peer_table, t, memory_order_release);
 	return 1;
 }
@@ -364,7 +396,8 @@ int handshake_progress(struct endpoint *ep, bool block)
 		    .iov_len = sizeof(struct hello) - ep->hello.got,
 		};
 		union {
-			char buf[CMSG_SPACE(4 * sizeof(int))];
+			char buf[CMSG_SPACE(sizeof(struct ucred)) +
+				 CMSG_SPACE(4 * sizeof(int))];
 			struct cmsghdr align;
 		} control = {0};
 		struct msghdr msg = {
@@ -377,7 +410,7 @@ int handshake_progress(struct endpoint *ep, bool block)
 		    recvmsg(ep->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
 		if (n > 0) {
-			if (!collect_fds(ep, &msg)) {
+			if (!collect_control(ep, &msg)) {
 				ep_reset(ep, ECONNRESET);
 				return -ECONNRESET;
 			}

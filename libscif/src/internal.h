@@ -264,6 +264,7 @@ struct window_set {
 struct hello_progress {
 	uint8_t bytes[8];
 	uint8_t got;
+	bool foreign; /* some of it sent by another process than the peer */
 	int memfd;
 };
 
@@ -323,8 +324,18 @@ int ep_create(int fd, uint16_t node, uint16_t nodes, struct domain *dom,
  * returned in *stale for the caller to tear down. Returns 0 or -ENOMEM.
  */
 int ep_table_insert(struct endpoint *ep, struct endpoint **stale);
-/* Takes (or gives back) the endpoint table's lock, around fork(). */
-void endpoints_fork_lock(bool lock);
+/*
+ * Around fork(): prepare takes the endpoint table's lock; in the child,
+ * every inherited endpoint's number is then pointed at an inert socket, so
+ * that the creator's close(2) ends the connection whatever it forked (the
+ * peer sees the hang-up and stops reaching windows whose memory may be
+ * reused), while the number stays taken until the child closes it. The
+ * parent's fork() returns only once the child has done so. Both give the
+ * lock back.
+ */
+void endpoints_fork_prepare(void);
+void endpoints_fork_parent(void);
+void endpoints_fork_child(void);
 /* Removes epd from the table and returns the table's reference, or NULL. */
 struct endpoint *ep_unpublish(scif_epd_t epd);
 /*
@@ -336,7 +347,8 @@ struct endpoint *ep_unpublish_stale(void);
 int ep_bad_descriptor_errno(scif_epd_t epd);
 
 /*
- * Returns a referenced endpoint or NULL with errno EBADF/ENOTTY. ep_get is
+ * Returns a referenced endpoint or NULL with errno EBADF/ENOTTY; EBADF for
+ * an endpoint another process created (inherited across fork()). ep_get is
  * for the hot paths (send, recv); ep_get_live also refuses an endpoint whose
  * number the caller close(2)d, whatever the number names now.
  */
@@ -380,6 +392,11 @@ int ep_wait(struct endpoint *ep, short events);
 
 /* --- handshake.c: connection set-up ------------------------------------- */
 
+/*
+ * Has the kernel say which process sent what fd receives (SO_PASSCRED), as
+ * the peer's hello needs; listeners pass it on to accepted sockets.
+ */
+int handshake_pass_credentials(int fd, bool on);
 /* Connects ep (bound) to dst, checks who listens and sends our hello. */
 int handshake_connect(struct endpoint *ep, const struct scif_portID *dst);
 /*

@@ -88,8 +88,6 @@ off_t scif_register(scif_epd_t epd, void *addr, size_t len, off_t offset,
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 msync(addr, len, MS_ASYNC) < 0)
 		rc = -EFAULT; /* some page of the range is not mapped */
-	else if (rc == 0 && ep->owner != self_pid())
-		rc = -EACCES; /* the peer knows our creator, not a fork */
 	if (rc == 0) {
 		/* Peers the kernel keeps out of our memory need the service. */
 		fallback_service_start(ep);
@@ -322,9 +320,6 @@ static int rma(scif_epd_t epd, enum rma_dir dir, bool virt, void *vaddr,
 		return -1;
 	if (flags & ~RMA_FLAGS_ALL)
 		rc = -EINVAL;
-	else if (ep->owner != self_pid())
-		rc = -EACCES; /* a fork()ed copy: tickets and fences are the
-			       * creator's */
 	else if ((rc = ep_check_connected(ep)) == 0 &&
 		 (roffset < 0 || (!virt && loffset < 0)))
 		rc = -ENXIO;

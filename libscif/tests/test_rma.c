@@ -289,18 +289,18 @@ static void host(scif_epd_t epd)
 	CHECK_FAILS(scif_vwriteto(epd, buf, 16, D_OFF, 0), ENXIO);
 
 	/*
-	 * A forked child may not RMA or fence on its inherited copy (tickets
-	 * and fences are the creator's); closing it leaves ours intact.
+	 * A forked child may not RMA or fence on its inherited copy (it is
+	 * the creator's: EBADF); closing it leaves ours intact.
 	 */
 	pid_t child = fork();
 	if (child == 0) {
 		int child_mark;
 		bool refused =
 		    scif_vwriteto(epd, buf, 16, A_OFF, SCIF_RMA_SYNC) == -1 &&
-		    errno == EACCES &&
+		    errno == EBADF &&
 		    scif_fence_mark(epd, SCIF_FENCE_INIT_SELF, &child_mark) ==
 			-1 &&
-		    errno == EACCES;
+		    errno == EBADF;
 		_exit(refused && scif_close(epd) == 0 ? 0 : 1);
 	}
 	harness_join(child);
