@@ -32,10 +32,11 @@ static int channel_open(struct endpoint *ep)
 	int32_t status;
 	int fd;
 
+	/* No hello yet (no window to reach), or one refused. */
 	if (!peer)
-		return -ENXIO; /* no hello yet: no window to reach */
+		return ep_peer_state(ep) < 0 ? ep_peer_state(ep) : -ENXIO;
 	struct fallback_open open_msg = {FALLBACK_MAGIC, FALLBACK_VERSION,
-					 peer->token};
+					 peer->token, ep->token};
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;

@@ -263,6 +263,24 @@ static bool wait_request(int fd, struct endpoint *ep)
 	}
 }
 
+/*
+ * True when ep's peer names itself client_token in its table: the client
+ * reached us through this connection, not through another one whose peer
+ * merely has our pid (a number reused after the fact, before Linux 6.5).
+ * The client read our hello, so its own was sent before: wait for it
+ * within the step's bound, as a scif_recv may be about to read it.
+ */
+static bool same_connection(struct endpoint *ep, uint64_t client_token)
+{
+	int64_t end = now_ms() + FALLBACK_TIMEOUT_MS;
+	const struct window_table *peer;
+
+	while (!(peer = handshake_peer_table(ep)) && now_ms() < end &&
+	       ep_peer_state(ep) == 0)
+		poll(NULL, 0, 10);
+	return peer && peer->token == client_token;
+}
+
 static void *channel_main(void *arg)
 {
 	struct channel *ch = arg;
@@ -280,6 +298,10 @@ static void *channel_main(void *arg)
 	    open_msg.version == FALLBACK_VERSION) {
 		struct channel_owner who = {open_msg.token, ch->client};
 		ep = ep_find(serves, &who);
+		if (ep && !same_connection(ep, open_msg.client_token)) {
+			ep_put(ep);
+			ep = NULL;
+		}
 		if (ep)
 			channel_serve(ch, ep);
 		status = ep ? 0 : EACCES;

@@ -154,16 +154,26 @@ static bool peer_hung_up(int fd)
 
 /*
  * A pidfd for the peer, to see it die and to never mistake a process that
- * reused its number for it. SO_PEERPIDFD gives it race-free; on older
- * kernels pidfd_open is checked against the socket still being open.
+ * reused its number for it. SO_PEERPIDFD gives it race-free; if the kernel
+ * has it but cannot give it, the peer is gone (Linux 6.5 to 6.8: EINVAL),
+ * and its number may already be another process's. Before Linux 6.5 a
+ * pidfd_open after the fact is beaten by a peer whose socket outlives it
+ * (held by a CLONE_FILES child): the number, and so the pidfd, may name a
+ * process that took it over. There it serves liveness only, and RMAs take
+ * the fallback path (*pinned false): the service at the number serves only
+ * the connection both our tokens name, so nobody but the peer.
  */
-static int peer_pidfd(struct endpoint *ep, pid_t pid)
+static int peer_pidfd(struct endpoint *ep, pid_t pid, bool *pinned)
 {
 	socklen_t len = sizeof(int);
 	int pidfd = -1;
 
-	if (getsockopt(ep->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0)
+	*pinned =
+	    getsockopt(ep->fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0;
+	if (*pinned)
 		return pidfd;
+	if (errno != ENOPROTOOPT)
+		return -ECONNREFUSED;
 	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (pidfd < 0 && errno == ENOSYS)
 		return -1;
@@ -180,15 +190,18 @@ static int peer_pidfd(struct endpoint *ep, pid_t pid)
 /* Everything both sides do once the peer is known: pidfd, table, hello. */
 static int establish(struct endpoint *ep, const struct ucred *cred)
 {
+	bool pinned;
 	int memfd;
 	int rc;
 
 	static _Atomic uint64_t tokens;
 
 	ep->token = atomic_fetch_add(&tokens, 1) + 1;
-	ep->peer_pidfd = peer_pidfd(ep, cred->pid);
+	ep->peer_pidfd = peer_pidfd(ep, cred->pid, &pinned);
 	if (ep->peer_pidfd < -1)
 		return ep->peer_pidfd;
+	if (!pinned) /* for good: rma.c never switches back */
+		atomic_store(&ep->rma_path, RMA_PATH_SOCKET);
 	ep->peer_pid = cred->pid;
 	ep->peer_uid = cred->uid;
 	memfd = table_create(ep);

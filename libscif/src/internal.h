@@ -480,13 +480,18 @@ uint32_t windows_rma_count(const struct window_table *t, bool completed);
 enum rma_dir { RMA_READ, RMA_WRITE }; /* seen from the initiator */
 
 #define FALLBACK_MAGIC	 0x53434652u /* "SCFR" */
-#define FALLBACK_VERSION 1u
+#define FALLBACK_VERSION 2u
 #define FALLBACK_CHUNK	 (256 * 1024)
 
+/*
+ * Both tokens name one connection: a client with several connections to
+ * the server's process gets only the one the table it read belongs to.
+ */
 struct fallback_open {
 	uint32_t magic;
 	uint32_t version;
 	uint64_t token; /* the server's endpoint, from its window table */
+	uint64_t client_token; /* the client's, from its own window table */
 };
 
 /* Then per RMA: a request, a status (int32: 0 or an errno), the data. */

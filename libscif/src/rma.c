@@ -208,8 +208,10 @@ static int transfer(struct endpoint *ep, enum rma_dir dir,
 		const struct window_table *peer = handshake_peer_table(ep);
 		struct segment_list remote;
 
+		/* No hello yet (no window of the peer), or one refused. */
 		if (!peer)
-			return -ENXIO; /* no hello yet: no window of the peer */
+			return ep_peer_state(ep) < 0 ? ep_peer_state(ep)
+						     : -ENXIO;
 		rc = windows_pin_peer(ep, peer, roffset, len, need, &remote);
 		if (rc < 0)
 			return rc;

@@ -121,7 +121,7 @@ struct window_table *raw_table(unsigned seals, int *memfd)
 		return NULL;
 	t->magic = WINDOW_TABLE_MAGIC;
 	t->version = WINDOW_TABLE_VERSION;
-	t->token = 1;
+	t->token = 1; /* what raw_channel names us by */
 	return t;
 }
 
@@ -206,8 +206,9 @@ const struct window_table *raw_map_table(int memfd)
 int raw_channel(pid_t pid, uint64_t token, int32_t *status)
 {
 	struct sockaddr_un addr;
+	/* Our side of the connection: raw_table's token. */
 	struct fallback_open open_msg = {FALLBACK_MAGIC, FALLBACK_VERSION,
-					 token};
+					 token, 1};
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	raw_address(&addr, "%s/rma/%d", raw_domain_dir(), (int)pid);

@@ -10,15 +10,29 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/sched.h>
+#include <linux/seccomp.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
 #include "rawpeer.h"
+#include "scif_emu.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 #define PORT	  5100
 #define PEER_PORT 3100
@@ -239,6 +253,239 @@ static void case_fork_hello(void)
 	scif_close(epd);
 }
 
+/* --- 6. a pid the kernel gave to another process ------------------------ */
+
+static void need_root(void)
+{
+	if (geteuid() != 0) {
+		printf("SKIPPED: needs root to choose a process's pid\n");
+		exit(77);
+	}
+}
+
+/*
+ * The kernel this process runs on, as far as SO_PEERPIDFD goes: it fails
+ * with err, ENOPROTOOPT before Linux 6.5, EINVAL from 6.5 to 6.8 for a
+ * peer that is gone (later kernels give a pidfd of the dead process).
+ */
+static void peerpidfd_fails(int err)
+{
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getsockopt, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, args[2])),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SO_PEERPIDFD, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog program = {
+	    .len = sizeof(filter) / sizeof(filter[0]),
+	    .filter = filter,
+	};
+
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0);
+}
+
+static char holder_stack[64 * 1024];
+
+/* Shares the connector's descriptors: its socket and its port's lock. */
+static int descriptor_holder(void *arg)
+{
+	(void)arg;
+	alarm(60);
+	gate_wait(&release);
+	return 0;
+}
+
+/*
+ * Connects to (0, PORT) as (1, PEER_PORT) and sends a table naming
+ * PAGE_ADDR, then exits while a CLONE_FILES child keeps the socket and the
+ * port's lock: the kernel goes on naming our pid as the peer and the lock
+ * holder, whoever gets that number next.
+ */
+static void dying_connector(void *arg)
+{
+	(void)arg;
+	int memfd;
+	int fd = raw_connect_as(1, PEER_PORT, 0, PORT);
+	struct window_table *t = raw_table(RAW_SEALS_ALL, &memfd);
+
+	CHECK(fd >= 0 && t != NULL);
+	raw_publish(t, 0, 0, PAGE, (uint64_t)(uintptr_t)PAGE_ADDR,
+		    SCIF_PROT_READ | SCIF_PROT_WRITE);
+	CHECK(raw_send_hello(fd, WINDOW_TABLE_MAGIC, &memfd, 1) == 0);
+	CHECK(clone(descriptor_holder, holder_stack + sizeof(holder_stack),
+		    CLONE_FILES | SIGCHLD, NULL) > 0);
+}
+
+/* A child of ours with pid pid (clone3's set_tid, root only). */
+static pid_t spawn_with_pid(pid_t pid)
+{
+	struct clone_args args = {
+	    .exit_signal = SIGCHLD,
+	    .set_tid = (uintptr_t)&pid,
+	    .set_tid_size = 1,
+	};
+
+	return (pid_t)syscall(SYS_clone3, &args, sizeof(args));
+}
+
+/*
+ * Item 6: the connector is gone, its number given to a bystander holding
+ * a page at the address its table names; we accept on a kernel whose
+ * SO_PEERPIDFD fails with err. The pidfd_open after the fact named the
+ * bystander, and our RMA wrote its page.
+ */
+static void pid_reused(int err)
+{
+	struct scif_portID from;
+	scif_epd_t conn = -1;
+	char buf[PAGE];
+
+	need_root();
+	gates_init();
+	scif_epd_t listener = harness_listener(PORT);
+	pid_t gone = harness_spawn(1, dying_connector, NULL);
+	harness_join(gone); /* reaped: its number is free */
+	pid_t bystander = spawn_with_pid(gone);
+	if (bystander < 0) {
+		printf("SKIPPED: no process with pid %d: %s\n", (int)gone,
+		       strerror(errno));
+		exit(77);
+	}
+	if (bystander == 0) {
+		unsigned char *page = raw_fixed_pages(PAGE_ADDR, PAGE, CLEAN);
+		gate_open(&ready);
+		gate_wait(&go);
+		_exit(page_clean(page) ? 0 : 1);
+	}
+	gate_wait(&ready);
+	peerpidfd_fails(err);
+	struct pollfd pending = {scif_get_fd(listener), POLLIN, 0};
+	CHECK(poll(&pending, 1, 1000) == 1);
+	int rc = scif_accept(listener, &from, &conn, 0);
+	int accept_errno = errno;
+	memset(buf, WRITTEN, sizeof(buf));
+	if (rc == 0 && scif_vwriteto(conn, buf, PAGE, 0, SCIF_RMA_SYNC) == 0)
+		CHECK(!"an RMA of the connection succeeded");
+	if (err == ENOPROTOOPT) {
+		/* Accepted, but RMAs only through the peer's own service. */
+		CHECK(rc == 0);
+		CHECK(rc == 0 &&
+		      strcmp(scif_emu_ep_rma_path(conn), "socket") == 0);
+	} else {
+		/* Refused: the kernel says the peer is gone. */
+		CHECK(rc == -1 && accept_errno == EAGAIN);
+	}
+	gate_open(&go);
+	harness_join(bystander); /* its page is clean */
+	gate_open(&release);
+	if (conn >= 0)
+		scif_close(conn);
+	scif_close(listener);
+}
+
+/*
+ * The bystander as a libscif process of node 1 connected to us, with a
+ * window on its page (so its fallback service runs): started afresh by
+ * exec, told through stdin/stdout. Its endpoint's token is 1, the one the
+ * gone connector's table names.
+ */
+static int window_owner(void)
+{
+	struct scif_portID dst = {0, PORT};
+	unsigned char *page = raw_fixed_pages(PAGE_ADDR, PAGE, CLEAN);
+	scif_epd_t epd = scif_open();
+	char byte = 'r';
+
+	alarm(60);
+	if (epd < 0 || scif_connect(epd, &dst) < 0 ||
+	    scif_register(epd, page, PAGE, 0, SCIF_PROT_READ | SCIF_PROT_WRITE,
+			  SCIF_MAP_FIXED) != 0 ||
+	    write(1, &byte, 1) != 1 || read(0, &byte, 1) != 1)
+		return 2;
+	return page_clean(page) ? 0 : 1;
+}
+
+/* Accepts one of the queued connections; its peer's port in *from. */
+static scif_epd_t accept_queued(scif_epd_t listener, struct scif_portID *from)
+{
+	struct pollfd pending = {scif_get_fd(listener), POLLIN, 0};
+	scif_epd_t conn = -1;
+
+	CHECK(poll(&pending, 1, 1000) == 1 &&
+	      scif_accept(listener, from, &conn, 0) == 0);
+	return conn;
+}
+
+/*
+ * Item 6, through the fallback path: the number now belongs to a process
+ * connected to us as well, whose service serves its window to us. A
+ * channel opened for the gone peer's connection must not get it.
+ */
+static void case_pid_reused_service(void)
+{
+	int to_owner[2], from_owner[2];
+	struct scif_portID from;
+	scif_epd_t conn[2];
+	char buf[PAGE], byte;
+	int status;
+
+	need_root();
+	gates_init();
+	CHECK(pipe(to_owner) == 0 && pipe(from_owner) == 0);
+	scif_epd_t listener = harness_listener(PORT);
+	pid_t gone = harness_spawn(1, dying_connector, NULL);
+	harness_join(gone);
+	pid_t owner = spawn_with_pid(gone);
+	if (owner < 0) {
+		printf("SKIPPED: no process with pid %d: %s\n", (int)gone,
+		       strerror(errno));
+		exit(77);
+	}
+	if (owner == 0) {
+		dup2(to_owner[0], 0);
+		dup2(from_owner[1], 1);
+		setenv("SCIF_EMU_NODE", "1", 1);
+		execl("/proc/self/exe", "scif_test_identity", "window_owner",
+		      (char *)NULL);
+		_exit(127);
+	}
+	CHECK(read(from_owner[0], &byte, 1) == 1);
+	peerpidfd_fails(ENOPROTOOPT);
+	conn[0] = accept_queued(listener, &from);
+	scif_epd_t gone_conn = from.port == PEER_PORT ? conn[0] : -1;
+	conn[1] = accept_queued(listener, &from);
+	if (from.port == PEER_PORT)
+		gone_conn = conn[1];
+	CHECK(gone_conn >= 0);
+	memset(buf, WRITTEN, sizeof(buf));
+	CHECK(scif_vwriteto(gone_conn, buf, PAGE, 0, SCIF_RMA_SYNC) == -1);
+	CHECK(write(to_owner[1], &byte, 1) == 1);
+	CHECK(waitpid(owner, &status, 0) == owner);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0); /* page clean */
+	gate_open(&release);
+	scif_close(conn[0]);
+	scif_close(conn[1]);
+	scif_close(listener);
+}
+
+static void case_pid_reused_before_6_5(void)
+{
+	pid_reused(ENOPROTOOPT);
+}
+
+static void case_pid_reused_peer_gone(void)
+{
+	pid_reused(EINVAL);
+}
+
 /* --- dispatch ------------------------------------------------------------- */
 
 static const struct {
@@ -248,10 +495,15 @@ static const struct {
     {"fork_accept", case_fork_accept},
     {"fork_close_window", case_fork_close_window},
     {"fork_hello", case_fork_hello},
+    {"pid_reused_before_6_5", case_pid_reused_before_6_5},
+    {"pid_reused_peer_gone", case_pid_reused_peer_gone},
+    {"pid_reused_service", case_pid_reused_service},
 };
 
 int main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "window_owner") == 0)
+		return window_owner(); /* pid_reused_service's bystander */
 	for (size_t i = 0; argc == 2 && i < sizeof(cases) / sizeof(cases[0]);
 	     i++) {
 		if (strcmp(argv[1], cases[i].name) != 0)
