@@ -3,8 +3,13 @@
 #include "harness.h"
 
 #include <ftw.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -199,4 +204,34 @@ int pattern_check(const void *buf, size_t len, uint64_t pos, uint64_t seed)
 		i += n;
 	}
 	return 1;
+}
+
+void harness_syscall_fails(long nr, int arg, unsigned value, int err)
+{
+	/* Without an argument to match, its check always passes: jumps skip
+	 * counted instructions, so the filter keeps one shape. */
+	const int match_arg = arg >= 0;
+	struct sock_filter filter[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, arch)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 0, 5),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 3),
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+		     match_arg ? offsetof(struct seccomp_data, args[0]) +
+				     (unsigned)arg * sizeof(__u64)
+			       : offsetof(struct seccomp_data, nr)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+		     match_arg ? value : (unsigned)nr, 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (unsigned)err),
+	    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog program = {
+	    .len = sizeof(filter) / sizeof(filter[0]),
+	    .filter = filter,
+	};
+
+	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0);
+	CHECK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0);
 }

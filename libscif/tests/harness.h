@@ -35,6 +35,14 @@ void harness_check(int ok, const char *expr, const char *file, int line);
 				_rc, _e, strerror(_e));                        \
 	} while (0)
 
+/*
+ * Makes system call `nr` of this process (and of the children it forks from
+ * now on) fail with err, as an older or stricter kernel would: always, or,
+ * with arg >= 0, only when its argument number `arg` is `value`. Through a
+ * seccomp filter, which stays for the process's life.
+ */
+void harness_syscall_fails(long nr, int arg, unsigned value, int err);
+
 /* Sets a fresh SCIF_EMU_DOMAIN, node 0 and a watchdog of `seconds`. */
 void harness_init(const char *name, unsigned seconds);
 
