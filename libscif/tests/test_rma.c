@@ -304,8 +304,10 @@ static void host(scif_epd_t epd)
 		_exit(refused && scif_close(epd) == 0 ? 0 : 1);
 	}
 	harness_join(child);
-	CHECK(scif_vreadfrom(epd, back, 16, C_OFF, 0) == 0);
-	CHECK(scif_readfrom(epd, loff, 16, A_OFF, 0) == 0);
+	/* Synchronous: back is freed below, which an RMA still queued would
+	 * write into. */
+	CHECK(scif_vreadfrom(epd, back, 16, C_OFF, SCIF_RMA_SYNC) == 0);
+	CHECK(scif_readfrom(epd, loff, 16, A_OFF, SCIF_RMA_SYNC) == 0);
 
 	/* Unregistered locally: gone for our own window-based RMAs too. */
 	CHECK(scif_unregister(epd, loff, L_PAGES * PAGE) == 0);
