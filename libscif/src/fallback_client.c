@@ -8,12 +8,17 @@
  * longer than FALLBACK_TIMEOUT_MS is treated as gone.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "internal.h"
+
+/* How long a peer being killed takes from closing its service socket to
+ * its connection and pidfd showing it gone: the kernel's exit path. */
+#define EXIT_SETTLE_MS 100
 
 static void channel_close(struct endpoint *ep)
 {
@@ -22,6 +27,23 @@ static void channel_close(struct endpoint *ep)
 }
 
 /* Opens ep's channel; under channel_lock. */
+/*
+ * No service: a live peer never registered a window (ENXIO), or a peer
+ * being killed, whose exit closed the service's socket a moment before its
+ * connection and its pidfd show it gone: that shows within a bound.
+ */
+static int no_service(struct endpoint *ep)
+{
+	struct pollfd gone[2] = {
+	    {.fd = ep->fd, .events = POLLRDHUP},
+	    {.fd = ep->peer_pidfd, .events = POLLIN},
+	};
+
+	if (ep_peer_state(ep) == 0)
+		poll(gone, 2, EXIT_SETTLE_MS);
+	return ep_peer_state(ep) < 0 ? ep_peer_state(ep) : -ENXIO;
+}
+
 static int channel_open(struct endpoint *ep)
 {
 	const struct window_table *peer = handshake_peer_table(ep);
@@ -43,8 +65,7 @@ static int channel_open(struct endpoint *ep)
 	len = (socklen_t)service_address(ep->dom, ep->peer_pid, &addr);
 	if (connect(fd, (struct sockaddr *)&addr, len) < 0) {
 		close(fd);
-		/* No service: a live peer never registered a window. */
-		return ep_peer_state(ep) < 0 ? ep_peer_state(ep) : -ENXIO;
+		return no_service(ep);
 	}
 	/*
 	 * Not the peer's process, a peer that stalls or does not know this
