@@ -26,7 +26,6 @@ static void channel_close(struct endpoint *ep)
 	ep->channel_fd = -1;
 }
 
-/* Opens ep's channel; under channel_lock. */
 /*
  * No service: a live peer never registered a window (ENXIO), or a peer
  * being killed, whose exit closed the service's socket a moment before its
@@ -44,6 +43,7 @@ static int no_service(struct endpoint *ep)
 	return ep_peer_state(ep) < 0 ? ep_peer_state(ep) : -ENXIO;
 }
 
+/* Opens ep's channel; under channel_lock. */
 static int channel_open(struct endpoint *ep)
 {
 	const struct window_table *peer = handshake_peer_table(ep);
